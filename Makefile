@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvhost: out-of-tree build, lint and test entry points.
+#
+#   make            build kvhost.ko against KDIR
+#   make check      everything: build, sparse, checkpatch, KUnit, kselftests
+#   make demo       boot a VM, load kvhost, show what it offers
+#   make sparse     sparse (C=2) over every source file
+#   make checkpatch checkpatch.pl --strict over every source file
+#   make selftests  build the kselftests (they run in a VM)
+
+KERNELRELEASE_HOST := $(shell uname -r)
+STOCK_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64)))
+KDIR ?= $(if $(wildcard /lib/modules/$(KERNELRELEASE_HOST)/build/Makefile),\
+	/lib/modules/$(KERNELRELEASE_HOST)/build,$(STOCK_KDIR))
+
+# Userspace tools from the unpacked linux-source tree (scripts/deps).
+LINUX_SRC ?= $(shell bash -c '. scripts/lib.sh && source_dir')
+KSFT_DIR ?= $(LINUX_SRC)/tools/testing/selftests
+
+KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 CONFIG_DEBUG_INFO_BTF_MODULES=
+
+all: modules
+
+modules:
+	@test -n "$(KDIR)" || { echo "no kernel headers: run scripts/deps" >&2; exit 1; }
+	$(KBUILD) modules
+
+clean:
+	$(KBUILD) clean
+	$(MAKE) -C selftests/kvhost clean KSFT_DIR=$(KSFT_DIR)
+
+sparse:
+	@scripts/lint sparse $(KDIR)
+
+checkpatch:
+	@scripts/lint checkpatch
+
+selftests:
+	$(MAKE) -C selftests/kvhost KSFT_DIR=$(KSFT_DIR)
+
+deps:
+	@scripts/deps
+
+check:
+	@scripts/check
+
+demo:
+	@scripts/demo
+
+.PHONY: all modules clean sparse checkpatch selftests deps check demo
