@@ -83,6 +83,9 @@ build_module()
 	out="$KVHOST_CACHE/build/$KVH_KVER-$(echo "$KVH_KDIR" |
 		sha256sum | cut -c1-8)"
 	mkdir -p "$out"
+	# One build per tree at a time: parallel scripts/vm runs share it.
+	exec 9>"$out.lock"
+	flock 9
 	rsync -a --delete --exclude='*.o' --exclude='*.ko' \
 		--exclude='*.cmd' --exclude='*.mod*' --exclude='.*' \
 		"$KVHOST_ROOT/Kbuild" "$KVHOST_ROOT/drivers" \
@@ -90,5 +93,6 @@ build_module()
 	make -s -C "$KVH_KDIR" M="$out/src" W=1 CONFIG_DEBUG_INFO_BTF_MODULES= \
 		modules >&2 ||
 		die "module build for $KVH_KVER failed"
+	exec 9>&-
 	echo "$out/src/drivers/kvhost"
 }
