@@ -4,6 +4,7 @@
  *
  * Module init and exit, and the misc device nodes.
  */
+#include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/kvhost.h>
 #include <linux/miscdevice.h>
@@ -11,7 +12,32 @@
 
 #include <kvhost/kvhost.h>
 
-#define KVH_VERSION "0.1.0"
+#define KVH_VERSION "0.2.0"
+
+unsigned short kvh_max_mem_regions = 64;
+module_param_named(max_mem_regions, kvh_max_mem_regions, ushort, 0444);
+MODULE_PARM_DESC(max_mem_regions,
+		 "Most regions in a guest memory table (default 64, as vhost)");
+
+bool kvh_worker_per_vq = true;
+module_param_named(worker_per_vq, kvh_worker_per_vq, bool, 0444);
+MODULE_PARM_DESC(worker_per_vq,
+		 "One worker thread per virtqueue (default), else one per device");
+
+unsigned int kvh_weight_reqs = KVH_WEIGHT_REQS;
+module_param_named(weight_reqs, kvh_weight_reqs, uint, 0644);
+MODULE_PARM_DESC(weight_reqs,
+		 "Requests a virtqueue serves per run before yielding (default 256)");
+
+unsigned int kvh_weight_bytes = KVH_WEIGHT_BYTES;
+module_param_named(weight_bytes, kvh_weight_bytes, uint, 0644);
+MODULE_PARM_DESC(weight_bytes,
+		 "Bytes a virtqueue moves per run before yielding (default 512 KiB)");
+
+static bool kvh_test_dev;
+module_param_named(test_dev, kvh_test_dev, bool, 0444);
+MODULE_PARM_DESC(test_dev,
+		 "Register /dev/kvhost-test, a loopback device for testing");
 
 static struct kvh_misc kvh_nodes[] = {
 	{
@@ -32,13 +58,32 @@ static struct kvh_misc kvh_nodes[] = {
 		},
 		.ops = &kvh_blk_ops,
 	},
+	{
+		.misc = {
+			.minor = MISC_DYNAMIC_MINOR,
+			.name = KVHOST_TEST_NODE,
+			.fops = &kvh_fops,
+			.mode = 0600,
+		},
+		.ops = &kvh_test_ops,
+	},
 };
+
+static bool kvh_node_wanted(const struct kvh_misc *km)
+{
+	return km->ops != &kvh_test_ops || kvh_test_dev;
+}
 
 static int __init kvh_init(void)
 {
 	int i, r;
 
+	kvh_debugfs_root = debugfs_create_dir("kvhost", NULL);
+	if (IS_ERR(kvh_debugfs_root))
+		kvh_debugfs_root = NULL;
 	for (i = 0; i < ARRAY_SIZE(kvh_nodes); i++) {
+		if (!kvh_node_wanted(&kvh_nodes[i]))
+			continue;
 		r = misc_register(&kvh_nodes[i].misc);
 		if (r) {
 			pr_err("cannot register /dev/%s: %d\n",
@@ -51,7 +96,9 @@ static int __init kvh_init(void)
 
 err_unregister:
 	while (--i >= 0)
-		misc_deregister(&kvh_nodes[i].misc);
+		if (kvh_node_wanted(&kvh_nodes[i]))
+			misc_deregister(&kvh_nodes[i].misc);
+	debugfs_remove_recursive(kvh_debugfs_root);
 	return r;
 }
 
@@ -60,7 +107,9 @@ static void __exit kvh_exit(void)
 	int i;
 
 	for (i = ARRAY_SIZE(kvh_nodes) - 1; i >= 0; i--)
-		misc_deregister(&kvh_nodes[i].misc);
+		if (kvh_node_wanted(&kvh_nodes[i]))
+			misc_deregister(&kvh_nodes[i].misc);
+	debugfs_remove_recursive(kvh_debugfs_root);
 }
 
 module_init(kvh_init);

@@ -2,16 +2,35 @@
 /*
  * kvhost internal interfaces shared by the module's parts and its KUnit
  * suites.
+ *
+ * Locking, outermost first:
+ *   kvh_dev.mutex   configuration of the device as a whole (owner, memory
+ *                   table, features, log); held by every ioctl that changes
+ *                   more than one vq
+ *   kvh_vq.mutex    one vq's configuration and ring state; held by the
+ *                   vq's work while it serves the ring, and by ioctls
+ *                   touching that vq.  Taken inside kvh_dev.mutex.  No
+ *                   path holds two vq mutexes at once, so no nesting
+ *                   annotation is needed however many vqs a device has.
+ * A worker never takes kvh_dev.mutex.
  */
 #ifndef _KVHOST_KVHOST_H
 #define _KVHOST_KVHOST_H
 
+#include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/kconfig.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost_types.h>
+
+#include <kvhost/mem.h>
+#include <kvhost/vring.h>
+#include <kvhost/worker.h>
 
 /*
  * Symbols the KUnit module needs but nothing else should link against:
@@ -28,33 +47,45 @@
  * advertises the core set plus its own; never a bit whose behaviour is not
  * implemented.
  */
-#define KVH_CORE_FEATURES	0ULL
+#define KVH_CORE_FEATURES	((1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) | \
+				 (1ULL << VIRTIO_F_ANY_LAYOUT) | \
+				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
+				 (1ULL << VIRTIO_RING_F_EVENT_IDX) | \
+				 (1ULL << VHOST_F_LOG_ALL) | \
+				 (1ULL << VIRTIO_F_VERSION_1))
 #define KVH_NET_FEATURES	(KVH_CORE_FEATURES)
 #define KVH_BLK_FEATURES	(KVH_CORE_FEATURES)
+#define KVH_TEST_FEATURES	(KVH_CORE_FEATURES)
+
+/* Run budgets: after this much work a vq yields and requeues itself. */
+#define KVH_WEIGHT_REQS		256
+#define KVH_WEIGHT_BYTES	0x80000
+/* Used entries gathered before they are published. */
+#define KVH_USED_BATCH		64
 
 struct kvh_dev;
+struct kvh_vq;
 
 /**
  * struct kvh_dev_ops - what makes one kvhost device type different
  * @name: device node name, without /dev/
  * @features: the features VHOST_GET_FEATURES reports for this type
+ * @alloc: allocate the device (embedding struct kvh_dev) and call
+ *	kvh_dev_init() on it
+ * @free: free what @alloc allocated, after kvh_dev_cleanup()
+ * @stop: detach every backend (kvh_vq_stop() on each running vq); called
+ *	with dev->mutex held before the core tears the vqs down.  May be
+ *	NULL.
  * @ioctl: device-specific commands, tried before the core ones; a return
  *	of -ENOIOCTLCMD hands the command on to the core.  May be NULL.
  */
 struct kvh_dev_ops {
 	const char *name;
 	u64 features;
+	struct kvh_dev *(*alloc)(void);
+	void (*free)(struct kvh_dev *dev);
+	void (*stop)(struct kvh_dev *dev);
 	long (*ioctl)(struct kvh_dev *dev, unsigned int cmd, void __user *argp);
-};
-
-/**
- * struct kvh_dev - state common to every open kvhost device
- * @mutex: serialises configuration ioctls on this device
- * @ops: the device type
- */
-struct kvh_dev {
-	struct mutex mutex;	/* serialises configuration ioctls */
-	const struct kvh_dev_ops *ops;
 };
 
 /**
@@ -67,12 +98,135 @@ struct kvh_misc {
 	const struct kvh_dev_ops *ops;
 };
 
-void kvh_dev_init(struct kvh_dev *dev, const struct kvh_dev_ops *ops);
+/**
+ * struct kvh_vq - one virtqueue
+ * @dev: the device
+ * @index: position in the device's vq array
+ * @mutex: see the locking rules at the top of this file
+ * @vr: the ring engine's state
+ * @handle: the device's handler, run by @poll.work on the worker
+ * @backend: the device's backend; non-NULL means the vq is running
+ * @broken: stopped after bad guest input, until reconfigured
+ * @kick: kick eventfd file, or NULL
+ * @call: call eventfd, or NULL
+ * @err: error eventfd, or NULL
+ * @log_ctx: the device's log eventfd (VHOST_SET_LOG_FD), or NULL
+ * @poll: hooks @kick to @handle
+ * @worker: the worker @handle runs on
+ * @features: features acked for this vq
+ * @log_addr: guest-physical address of the used ring (VHOST_VRING_F_LOG)
+ * @log_flag: VHOST_VRING_F_LOG was set
+ * @busyloop_timeout: VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds
+ * @iov: room for one chain
+ * @log: room for one chain's writable ranges
+ * @used: used entries not yet published
+ * @nused: entries in @used
+ * @errors_total: bad-input events, for fdinfo
+ */
+struct kvh_vq {
+	struct kvh_dev *dev;
+	unsigned int index;
+	struct mutex mutex;	/* see the locking rules above */
+	struct kvh_vring vr;
+	void (*handle)(struct kvh_vq *vq);
+	void *backend;
+	bool broken;
+	struct file *kick;
+	struct eventfd_ctx *call;
+	struct eventfd_ctx *err;
+	struct eventfd_ctx *log_ctx;
+	struct kvh_poll poll;
+	struct kvh_worker *worker;
+	u64 features;
+	u64 log_addr;
+	bool log_flag;
+	u32 busyloop_timeout;
+	struct iovec *iov;
+	struct kvh_log_ent *log;
+	struct vring_used_elem used[KVH_USED_BATCH];
+	unsigned int nused;
+	u64 errors_total;
+};
+
+/**
+ * struct kvh_dev - state common to every open kvhost device
+ * @mutex: see the locking rules at the top of this file
+ * @ops: the device type
+ * @mm: the owner's mm (a reference), or NULL before VHOST_SET_OWNER
+ * @mem: the memory table in force (each vq points at it too)
+ * @features: features acked by VHOST_SET_FEATURES
+ * @backend_features: VHOST_SET_BACKEND_FEATURES
+ * @log_base: VHOST_SET_LOG_BASE
+ * @log_ctx: VHOST_SET_LOG_FD, or NULL
+ * @vqs: the virtqueues
+ * @nvqs: how many
+ * @workers: one per vq, or one for the device (module parameter)
+ * @nworkers: how many
+ * @id: unique id, shown in fdinfo and naming the debugfs directory
+ * @debugfs: the debugfs directory
+ */
+struct kvh_dev {
+	struct mutex mutex;	/* see the locking rules above */
+	const struct kvh_dev_ops *ops;
+	struct mm_struct *mm;
+	struct kvh_mem *mem;
+	u64 features;
+	u64 backend_features;
+	void __user *log_base;
+	struct eventfd_ctx *log_ctx;
+	struct kvh_vq *vqs;
+	unsigned int nvqs;
+	struct kvh_worker **workers;
+	unsigned int nworkers;
+	u32 id;
+	struct dentry *debugfs;
+};
+
+/* Module parameters (main.c). */
+extern unsigned short kvh_max_mem_regions;
+extern bool kvh_worker_per_vq;
+extern unsigned int kvh_weight_reqs;
+extern unsigned int kvh_weight_bytes;
+extern struct dentry *kvh_debugfs_root;
+
+int kvh_dev_init(struct kvh_dev *dev, const struct kvh_dev_ops *ops,
+		 struct kvh_vq *vqs, unsigned int nvqs,
+		 void (*handle)(struct kvh_vq *vq));
 void kvh_dev_cleanup(struct kvh_dev *dev);
+struct kvh_dev *kvh_dev_alloc_plain(const struct kvh_dev_ops *ops,
+				    unsigned int nvqs);
+void kvh_dev_free_plain(struct kvh_dev *dev);
 long kvh_dev_ioctl(struct kvh_dev *dev, unsigned int cmd, void __user *argp);
+int kvh_dev_check_owner(struct kvh_dev *dev);
+
+/* Per-vq helpers for device handlers (vq.c). */
+int kvh_vq_start(struct kvh_vq *vq, void *backend);
+void *kvh_vq_stop(struct kvh_vq *vq);
+int kvh_vq_get_chain(struct kvh_vq *vq, struct kvh_chain *c);
+int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written);
+void kvh_vq_flush_used(struct kvh_vq *vq);
+void kvh_vq_disable_notify(struct kvh_vq *vq);
+bool kvh_vq_enable_notify(struct kvh_vq *vq);
+bool kvh_vq_exceeds_weight(struct kvh_vq *vq, unsigned int reqs, u64 bytes);
+void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why);
+void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
+		 void (*handle)(struct kvh_vq *vq));
+void kvh_vq_reset(struct kvh_vq *vq);
+bool kvh_vq_access_ok(struct kvh_vq *vq);
+
+/* Dirty log (log.c). */
+bool kvh_log_access_ok(void __user *log_base, const struct kvh_mem *mem);
+bool kvh_log_used_access_ok(void __user *log_base, u64 log_addr,
+			    unsigned int num);
+
+/* debugfs and fdinfo (debugfs.c). */
+void kvh_debugfs_dev_add(struct kvh_dev *dev);
+void kvh_debugfs_dev_remove(struct kvh_dev *dev);
+void kvh_show_fdinfo(struct seq_file *m, struct file *f);
 
 extern const struct file_operations kvh_fops;
 extern const struct kvh_dev_ops kvh_net_ops;
 extern const struct kvh_dev_ops kvh_blk_ops;
+extern const struct kvh_dev_ops kvh_test_ops;
 
 #endif /* _KVHOST_KVHOST_H */

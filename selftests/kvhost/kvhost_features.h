@@ -7,7 +7,16 @@
 #ifndef KVHOST_SELFTEST_FEATURES_H
 #define KVHOST_SELFTEST_FEATURES_H
 
-#define KVH_TEST_CORE_FEATURES	0ULL
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#define KVH_TEST_CORE_FEATURES	((1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) | \
+				 (1ULL << VIRTIO_F_ANY_LAYOUT) | \
+				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
+				 (1ULL << VIRTIO_RING_F_EVENT_IDX) | \
+				 (1ULL << VHOST_F_LOG_ALL) | \
+				 (1ULL << VIRTIO_F_VERSION_1))
 #define KVH_TEST_NET_FEATURES	(KVH_TEST_CORE_FEATURES)
 #define KVH_TEST_BLK_FEATURES	(KVH_TEST_CORE_FEATURES)
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suite kvhost_dev: the core ioctl dispatcher.
+ * KUnit suite kvhost_dev: the core ioctl dispatcher, before any owner.
  */
 #include <kunit/test.h>
 #include <linux/if_tun.h>
@@ -19,18 +19,25 @@ struct kvh_ioctl_case {
 	unsigned int cmd;
 };
 
-/* Commands no kvhost device implements, as upstream vhost-net. */
-static const struct kvh_ioctl_case kvh_unknown_cases[] = {
+/*
+ * Commands that need an owner (or that no layer knows): without one they
+ * are EPERM, as upstream, and the argument is never touched.
+ */
+static const struct kvh_ioctl_case kvh_owner_cases[] = {
 	{ "zero", 0 },
 	{ "all_ones", 0xffffffff },
 	{ "vdpa_get_device_id", VHOST_VDPA_GET_DEVICE_ID },
-	{ "vdpa_set_status", VHOST_VDPA_SET_STATUS },
 	{ "scsi_set_endpoint", VHOST_SCSI_SET_ENDPOINT },
-	{ "vsock_set_guest_cid", VHOST_VSOCK_SET_GUEST_CID },
 	{ "kvm_create_vm", KVM_CREATE_VM },
 	{ "tun_set_iff", TUNSETIFF },
-	{ "get_features_wrong_size", _IOR(VHOST_VIRTIO, 0x00, __u32) },
-	{ "get_features_wrong_dir", _IOW(VHOST_VIRTIO, 0x00, __u64) },
+	{ "set_mem_table", VHOST_SET_MEM_TABLE },
+	{ "set_log_base", VHOST_SET_LOG_BASE },
+	{ "set_log_fd", VHOST_SET_LOG_FD },
+	{ "set_vring_num", VHOST_SET_VRING_NUM },
+	{ "set_vring_addr", VHOST_SET_VRING_ADDR },
+	{ "get_vring_base", VHOST_GET_VRING_BASE },
+	{ "set_vring_kick", VHOST_SET_VRING_KICK },
+	{ "reset_owner", VHOST_RESET_OWNER },
 };
 
 static void kvh_ioctl_case_desc(const struct kvh_ioctl_case *c, char *desc)
@@ -38,45 +45,50 @@ static void kvh_ioctl_case_desc(const struct kvh_ioctl_case *c, char *desc)
 	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
 }
 
-KUNIT_ARRAY_PARAM(kvh_unknown, kvh_unknown_cases, kvh_ioctl_case_desc);
+KUNIT_ARRAY_PARAM(kvh_owner, kvh_owner_cases, kvh_ioctl_case_desc);
 
 static const struct kvh_dev_ops *const kvh_test_types[] = {
 	&kvh_net_ops,
 	&kvh_blk_ops,
 };
 
-/*
- * Unknown commands are -ENOTTY on every device type, and the argument is
- * never dereferenced (a bad pointer would turn the answer into -EFAULT).
- */
-static void kvh_dev_unknown_ioctl_is_enotty(struct kunit *test)
+static void kvh_dev_needs_owner(struct kunit *test)
 {
 	const struct kvh_ioctl_case *c = test->param_value;
-	struct kvh_dev dev;
+	struct kvh_dev *dev;
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(kvh_test_types); i++) {
-		kvh_dev_init(&dev, kvh_test_types[i]);
-		KUNIT_EXPECT_EQ_MSG(test, kvh_dev_ioctl(&dev, c->cmd,
+		dev = kvh_test_types[i]->alloc();
+		KUNIT_ASSERT_NOT_NULL(test, dev);
+		KUNIT_EXPECT_EQ_MSG(test, kvh_dev_ioctl(dev, c->cmd,
 							KVH_TEST_BAD_UPTR),
-				    -ENOTTY, "device %s",
+				    -EPERM, "device %s",
 				    kvh_test_types[i]->name);
-		kvh_dev_cleanup(&dev);
+		kvh_dev_cleanup(dev);
+		dev->ops->free(dev);
 	}
 }
 
-/* GET_FEATURES into memory that is not there fails cleanly. */
-static void kvh_dev_get_features_efault(struct kunit *test)
+/* Feature queries need no owner; into memory that is not there, EFAULT. */
+static void kvh_dev_features_efault(struct kunit *test)
 {
-	struct kvh_dev dev;
-	int i;
+	static const unsigned int cmds[] = {
+		VHOST_GET_FEATURES, VHOST_SET_FEATURES,
+		VHOST_GET_BACKEND_FEATURES, VHOST_SET_BACKEND_FEATURES,
+	};
+	struct kvh_dev *dev;
+	int i, j;
 
 	for (i = 0; i < ARRAY_SIZE(kvh_test_types); i++) {
-		kvh_dev_init(&dev, kvh_test_types[i]);
-		KUNIT_EXPECT_EQ(test, kvh_dev_ioctl(&dev, VHOST_GET_FEATURES,
-						    KVH_TEST_BAD_UPTR),
-				-EFAULT);
-		kvh_dev_cleanup(&dev);
+		dev = kvh_test_types[i]->alloc();
+		KUNIT_ASSERT_NOT_NULL(test, dev);
+		for (j = 0; j < ARRAY_SIZE(cmds); j++)
+			KUNIT_EXPECT_EQ(test, kvh_dev_ioctl(dev, cmds[j],
+							    KVH_TEST_BAD_UPTR),
+					-EFAULT);
+		kvh_dev_cleanup(dev);
+		dev->ops->free(dev);
 	}
 }
 
@@ -90,9 +102,8 @@ static void kvh_dev_features_are_implemented(struct kunit *test)
 }
 
 static struct kunit_case kvh_dev_cases[] = {
-	KUNIT_CASE_PARAM(kvh_dev_unknown_ioctl_is_enotty,
-			 kvh_unknown_gen_params),
-	KUNIT_CASE(kvh_dev_get_features_efault),
+	KUNIT_CASE_PARAM(kvh_dev_needs_owner, kvh_owner_gen_params),
+	KUNIT_CASE(kvh_dev_features_efault),
 	KUNIT_CASE(kvh_dev_features_are_implemented),
 	{}
 };

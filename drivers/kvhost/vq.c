@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One virtqueue: start and stop, and the helpers device handlers use to
+ * serve it (fetch chains, publish used entries in batches, coalesce
+ * signals, suppress notifications, yield after a budget, fail on bad
+ * guest input).
+ *
+ * A device handler has the shape:
+ *
+ *	mutex_lock(&vq->mutex);
+ *	if (!vq->backend || vq->broken)
+ *		goto out;
+ *	kvh_vq_disable_notify(vq);
+ *	while (!vq->broken) {
+ *		r = kvh_vq_get_chain(vq, &c);
+ *		if (r == -EAGAIN) {
+ *			if (kvh_vq_enable_notify(vq)) {
+ *				kvh_vq_disable_notify(vq);
+ *				continue;
+ *			}
+ *			break;
+ *		}
+ *		if (r)
+ *			break;
+ *		... do the I/O ...
+ *		kvh_vq_add_used(vq, &c, written);
+ *		if (kvh_vq_exceeds_weight(vq, ++reqs, bytes))
+ *			break;
+ *	}
+ *	kvh_vq_flush_used(vq);
+ * out:
+ *	mutex_unlock(&vq->mutex);
+ */
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <kvhost/kvhost.h>
+
+static const struct kvh_mem kvh_mem_empty;
+
+static void kvh_vq_work(struct kvh_work *work)
+{
+	struct kvh_vq *vq = container_of(work, struct kvh_vq, poll.work);
+
+	vq->handle(vq);
+}
+
+void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
+		 void (*handle)(struct kvh_vq *vq))
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->dev = dev;
+	vq->index = index;
+	vq->handle = handle;
+	mutex_init(&vq->mutex);
+	kvh_poll_init(&vq->poll, kvh_vq_work);
+	kvh_vq_reset(vq);
+}
+
+/**
+ * kvh_vq_reset - back to the state of a freshly opened device
+ * @vq: the vq; stopped, its worker idle
+ *
+ * Drops the eventfds; keeps the worker and the iovec arrays, which belong
+ * to the owner's lifetime.
+ */
+void kvh_vq_reset(struct kvh_vq *vq)
+{
+	struct kvh_vring *vr = &vq->vr;
+
+	kvh_poll_stop(&vq->poll);
+	if (vq->kick)
+		fput(vq->kick);
+	if (vq->call)
+		eventfd_ctx_put(vq->call);
+	if (vq->err)
+		eventfd_ctx_put(vq->err);
+	vq->kick = NULL;
+	vq->call = NULL;
+	vq->err = NULL;
+	vq->log_ctx = NULL;
+	vq->backend = NULL;
+	vq->broken = false;
+	vq->features = 0;
+	vq->log_addr = 0;
+	vq->log_flag = false;
+	vq->busyloop_timeout = 0;
+	vq->nused = 0;
+	memset(vr, 0, sizeof(*vr));
+	vr->iov_max = KVH_IOV_MAX;
+	vr->little_endian = IS_ENABLED(CONFIG_CPU_LITTLE_ENDIAN);
+	vr->mem = &kvh_mem_empty;
+	kvh_vring_reset(vr);
+}
+
+static bool kvh_range_ok(const void __user *p, size_t size)
+{
+	return p && access_ok(p, size);
+}
+
+/**
+ * kvh_vq_access_ok - are the rings (and the used-ring log) accessible?
+ * @vq: the vq, mutex held
+ */
+bool kvh_vq_access_ok(struct kvh_vq *vq)
+{
+	struct kvh_vring *vr = &vq->vr;
+	size_t event = vq->features & (1ULL << VIRTIO_RING_F_EVENT_IDX) ?
+		       sizeof(__virtio16) : 0;
+	unsigned int num = vr->num;
+
+	if (!num)
+		return false;
+	if (!kvh_range_ok(vr->desc, sizeof(*vr->desc) * num) ||
+	    !kvh_range_ok(vr->avail, struct_size(vr->avail, ring, num) +
+			  event) ||
+	    !kvh_range_ok(vr->used, struct_size(vr->used, ring, num) + event))
+		return false;
+	if (vr->log_used &&
+	    !kvh_log_used_access_ok(vr->log_base, vr->log_used_gpa, num))
+		return false;
+	return true;
+}
+
+/**
+ * kvh_vq_start - attach a backend and start serving the ring
+ * @vq: the vq; dev->mutex and vq->mutex held
+ * @backend: the device's backend, non-NULL
+ *
+ * Return: 0; -EFAULT when the ring is not set up or not accessible.
+ */
+int kvh_vq_start(struct kvh_vq *vq, void *backend)
+{
+	int r;
+
+	if (WARN_ON_ONCE(!vq->handle || !vq->worker))
+		return -EINVAL;
+	if (!kvh_vq_access_ok(vq))
+		return -EFAULT;
+	vq->vr.used_flags = 0;
+	r = kvh_vring_start(&vq->vr);
+	if (r)
+		return -EFAULT;
+	vq->broken = false;
+	vq->backend = backend;
+	if (vq->kick) {
+		r = kvh_poll_start(&vq->poll, vq->kick);
+		if (r) {
+			vq->backend = NULL;
+			return r;
+		}
+	}
+	/* Serve whatever the guest queued while we were not looking. */
+	kvh_poll_queue(&vq->poll);
+	return 0;
+}
+
+/**
+ * kvh_vq_stop - detach the backend and wait until the handler is idle
+ * @vq: the vq; dev->mutex held, vq->mutex not held
+ *
+ * Return: the backend that was attached, or NULL.
+ */
+void *kvh_vq_stop(struct kvh_vq *vq)
+{
+	void *backend;
+
+	mutex_lock(&vq->mutex);
+	backend = vq->backend;
+	vq->backend = NULL;
+	kvh_poll_stop(&vq->poll);
+	mutex_unlock(&vq->mutex);
+	if (vq->worker)
+		kvh_worker_flush(vq->worker);
+	return backend;
+}
+
+/**
+ * kvh_vq_fail - stop the vq after bad guest input and tell the VMM
+ * @vq: the vq, mutex held
+ * @why: the reason (already counted by the engine)
+ */
+void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why)
+{
+	vq->broken = true;
+	vq->errors_total++;
+	if (vq->err)
+		eventfd_signal(vq->err, 1);
+	pr_warn_ratelimited("%s %u vq %u: bad guest input (%s), queue stopped\n",
+			    vq->dev->ops->name, vq->dev->id, vq->index,
+			    kvh_vring_err_names[why]);
+}
+
+/**
+ * kvh_vq_get_chain - the next chain, or -EAGAIN; failures stop the vq
+ * @vq: the vq, mutex held
+ * @c: the result
+ */
+int kvh_vq_get_chain(struct kvh_vq *vq, struct kvh_chain *c)
+{
+	int r;
+
+	c->iov = vq->iov;
+	c->log = vq->log;
+	r = kvh_vring_get_chain(&vq->vr, c);
+	if (r && r != -EAGAIN)
+		kvh_vq_fail(vq, vq->vr.last_err);
+	return r;
+}
+
+/**
+ * kvh_vq_flush_used - publish the gathered used entries, signal if wanted
+ * @vq: the vq, mutex held
+ */
+void kvh_vq_flush_used(struct kvh_vq *vq)
+{
+	unsigned int n = vq->nused;
+
+	if (!n)
+		return;
+	vq->nused = 0;
+	if (kvh_vring_add_used(&vq->vr, vq->used, n)) {
+		kvh_vq_fail(vq, vq->vr.last_err);
+		return;
+	}
+	if (vq->vr.log_used && vq->log_ctx)
+		eventfd_signal(vq->log_ctx, 1);
+	if (vq->call && kvh_vring_should_signal(&vq->vr))
+		eventfd_signal(vq->call, 1);
+}
+
+/**
+ * kvh_vq_add_used - complete a chain; published in batches
+ * @vq: the vq, mutex held
+ * @c: the chain
+ * @written: bytes written into its writable part
+ *
+ * Return: 0, or a negative errno when the dirty log could not be written
+ * (the vq is then stopped).
+ */
+int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written)
+{
+	int r;
+
+	if (vq->vr.log && written) {
+		r = kvh_vring_log_write(&vq->vr, c, written);
+		if (r) {
+			kvh_vq_fail(vq, vq->vr.last_err);
+			return r;
+		}
+		if (vq->log_ctx)
+			eventfd_signal(vq->log_ctx, 1);
+	}
+	vq->used[vq->nused++] = kvh_used_elem(&vq->vr, c->head, written);
+	if (vq->nused == ARRAY_SIZE(vq->used) || vq->nused == vq->vr.num)
+		kvh_vq_flush_used(vq);
+	return 0;
+}
+
+void kvh_vq_disable_notify(struct kvh_vq *vq)
+{
+	if (kvh_vring_disable_notify(&vq->vr))
+		kvh_vq_fail(vq, vq->vr.last_err);
+}
+
+/**
+ * kvh_vq_enable_notify - re-enable kicks
+ * @vq: the vq, mutex held
+ *
+ * Return: true when work arrived meanwhile (disable again and go on).
+ */
+bool kvh_vq_enable_notify(struct kvh_vq *vq)
+{
+	int r;
+
+	kvh_vq_flush_used(vq);
+	r = kvh_vring_enable_notify(&vq->vr);
+	if (r < 0) {
+		kvh_vq_fail(vq, vq->vr.last_err);
+		return false;
+	}
+	return r > 0;
+}
+
+/**
+ * kvh_vq_exceeds_weight - has this run had its share?
+ * @vq: the vq, mutex held
+ * @reqs: requests served in this run
+ * @bytes: bytes moved in this run
+ *
+ * When it has, the vq's work is requeued behind everyone else's, so one
+ * busy queue cannot starve other queues or other tasks (CVE-2019-3900).
+ */
+bool kvh_vq_exceeds_weight(struct kvh_vq *vq, unsigned int reqs, u64 bytes)
+{
+	if (reqs < READ_ONCE(kvh_weight_reqs) &&
+	    bytes < READ_ONCE(kvh_weight_bytes))
+		return false;
+	kvh_poll_queue(&vq->poll);
+	return true;
+}
