@@ -8,6 +8,7 @@
 #   make sparse     sparse (C=2) over every source file
 #   make checkpatch checkpatch.pl --strict over every source file
 #   make selftests  build the kselftests (they run in a VM)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 300)
 
 KERNELRELEASE_HOST := $(shell uname -r)
 STOCK_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64)))
@@ -39,6 +40,10 @@ checkpatch:
 selftests:
 	$(MAKE) -C selftests/kvhost KSFT_DIR=$(KSFT_DIR)
 
+FUZZ_SECONDS ?= 300
+fuzz:
+	$(MAKE) -C selftests/kvhost/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 deps:
 	@scripts/deps
 
@@ -48,4 +53,4 @@ check:
 demo:
 	@scripts/demo
 
-.PHONY: all modules clean sparse checkpatch selftests deps check demo
+.PHONY: all modules clean sparse checkpatch selftests fuzz deps check demo

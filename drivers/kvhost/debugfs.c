@@ -15,7 +15,7 @@ static int kvh_vq_stats_show(struct seq_file *m, void *unused)
 	int i;
 
 	/* Lockless snapshot: counters only grow, a torn read is harmless. */
-	seq_printf(m, "running %d\n", READ_ONCE(vq->backend) != NULL);
+	seq_printf(m, "running %d\n", !!READ_ONCE(vq->backend));
 	seq_printf(m, "broken %d\n", READ_ONCE(vq->broken));
 	seq_printf(m, "num %u\n", READ_ONCE(vq->vr.num));
 	seq_printf(m, "last_avail_idx %u\n", READ_ONCE(vq->vr.last_avail_idx));

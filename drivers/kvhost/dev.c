@@ -421,6 +421,7 @@ static long kvh_set_vring_addr(struct kvh_vq *vq,
 	}
 	vq->log_flag = vr->log_used;
 	vq->log_addr = a.log_guest_addr;
+	kvh_vring_resync(vr);
 	vq->broken = false;
 	return 0;
 }
@@ -454,6 +455,7 @@ static long kvh_vring_ioctl(struct kvh_dev *dev, unsigned int cmd,
 		if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
 			break;
 		vq->vr.num = s.num;
+		kvh_vring_resync(&vq->vr);
 		vq->broken = false;
 		r = 0;
 		break;

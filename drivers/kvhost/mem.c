@@ -7,6 +7,7 @@
  * therefore touch no user memory and no kernel-only interface.
  */
 #include <linux/errno.h>
+#include <linux/kernel.h>
 #include <linux/sort.h>
 
 #include <kvhost/mem.h>
@@ -84,6 +85,29 @@ const struct kvh_mem_region *kvh_mem_find(const struct kvh_mem *mem,
 		}
 	}
 	return NULL;
+}
+
+/**
+ * kvh_mem_mapped - is every byte of a guest-physical range mapped?
+ * @mem: the table
+ * @hint: per-vq last-hit cache for kvh_mem_find()
+ * @gpa: start of the range
+ * @len: its length; the caller has checked that @gpa + @len does not wrap
+ */
+bool kvh_mem_mapped(const struct kvh_mem *mem, u32 *hint, u64 gpa, u64 len)
+{
+	const struct kvh_mem_region *r;
+	u64 chunk;
+
+	while (len) {
+		r = kvh_mem_find(mem, hint, gpa);
+		if (!r)
+			return false;
+		chunk = min(len, r->size - (gpa - r->gpa));
+		gpa += chunk;
+		len -= chunk;
+	}
+	return true;
 }
 
 /**

@@ -139,6 +139,7 @@ int kvh_vq_start(struct kvh_vq *vq, void *backend)
 	if (!kvh_vq_access_ok(vq))
 		return -EFAULT;
 	vq->vr.used_flags = 0;
+	kvh_vring_resync(&vq->vr);
 	r = kvh_vring_start(&vq->vr);
 	if (r)
 		return -EFAULT;

@@ -83,6 +83,18 @@ int kvh_vring_fail(struct kvh_vring *vr, enum kvh_vring_err why, int r)
 }
 
 /**
+ * kvh_vring_resync - forget the cached avail index
+ * @vr: the ring
+ *
+ * For a ring being restarted or reconfigured: the next fetch reads
+ * avail->idx afresh and validates it against last_avail_idx.
+ */
+void kvh_vring_resync(struct kvh_vring *vr)
+{
+	vr->avail_idx = vr->last_avail_idx;
+}
+
+/**
  * kvh_vring_reset - forget all per-run state (not the configuration)
  * @vr: the ring
  */
@@ -161,15 +173,18 @@ int kvh_vring_start(struct kvh_vring *vr)
 	return 0;
 }
 
+/* Read avail->idx; *idx is only written with a value that passed. */
 static int kvh_fetch_avail_idx(struct kvh_vring *vr, u16 *idx)
 {
 	__virtio16 v;
+	u16 val;
 
 	if (kvh_read(&v, &vr->avail->idx, sizeof(v)))
 		return kvh_vring_fail(vr, KVH_E_RING_ACCESS, -EFAULT);
-	*idx = kvh16(vr, v);
-	if ((u16)(*idx - vr->last_avail_idx) > vr->num)
+	val = kvh16(vr, v);
+	if ((u16)(val - vr->last_avail_idx) > vr->num)
 		return kvh_vring_fail(vr, KVH_E_AVAIL_IDX, -EINVAL);
+	*idx = val;
 	return 0;
 }
 
@@ -254,6 +269,9 @@ static int kvh_walk_indirect(struct kvh_vring *vr, struct kvh_chain *c,
 		return kvh_vring_fail(vr, KVH_E_INDIRECT_LEN, -EINVAL);
 	if (base > U64_MAX - (len - 1))
 		return kvh_vring_fail(vr, KVH_E_DESC_WRAP, -EINVAL);
+	/* The whole table must be guest memory, not just the entries used. */
+	if (!kvh_mem_mapped(vr->mem, &vr->mem_hint, base, len))
+		return kvh_vring_fail(vr, KVH_E_INDIRECT_MAP, -EFAULT);
 	for (;;) {
 		if (++steps > count)
 			return kvh_vring_fail(vr, KVH_E_LOOP, -EINVAL);

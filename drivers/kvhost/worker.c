@@ -47,7 +47,13 @@ static int kvh_worker_fn(void *data)
 		/* llist_add() pushes at the head: restore queueing order. */
 		node = llist_reverse_order(node);
 		llist_for_each_entry_safe(work, next, node, node) {
-			/* Requeueable from here on: a kick now runs fn again. */
+			/*
+			 * Requeueable from here on: a kick now runs fn again.
+			 * The barrier orders the clear before fn's reads of
+			 * the ring, pairing with the set in kvh_work_queue():
+			 * a kick either sees the bit clear and requeues, or
+			 * fn sees what the kick published.
+			 */
 			clear_bit(KVH_WORK_QUEUED, &work->queued);
 			smp_mb__after_atomic();
 			work->fn(work);

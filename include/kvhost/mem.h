@@ -39,6 +39,7 @@ struct kvh_mem {
 int kvh_mem_finalize(struct kvh_mem *mem);
 const struct kvh_mem_region *kvh_mem_find(const struct kvh_mem *mem,
 					  u32 *hint, u64 gpa);
+bool kvh_mem_mapped(const struct kvh_mem *mem, u32 *hint, u64 gpa, u64 len);
 int kvh_mem_translate(const struct kvh_mem *mem, u32 *hint, u64 gpa,
 		      u64 len, struct iovec *iov, unsigned int iov_max);
 

@@ -32,8 +32,10 @@
  * @KVH_E_INDIRECT_LEN: indirect table length 0, not a multiple of 16, or
  *	more entries than allowed
  * @KVH_E_INDIRECT_NESTED: an indirect descriptor inside an indirect table
- * @KVH_E_INDIRECT_FLAGS: indirect combined with NEXT or WRITE
- * @KVH_E_INDIRECT_MAP: the indirect table is not (fully) mapped
+ * @KVH_E_INDIRECT_FLAGS: indirect combined with NEXT (WRITE on an indirect
+ *	descriptor is ignored, as the virtio spec requires)
+ * @KVH_E_INDIRECT_MAP: the indirect table is not entirely in guest memory,
+ *	or an entry cannot be read
  * @KVH_E_DESC_WRAP: a descriptor's addr + len wraps
  * @KVH_E_CHAIN_LEN: readable or writable total over 4 GiB - 1
  * @KVH_E_IOV_LIMIT: the chain needs more iovecs than allowed
@@ -156,6 +158,7 @@ struct kvh_vring {
 };
 
 void kvh_vring_reset(struct kvh_vring *vr);
+void kvh_vring_resync(struct kvh_vring *vr);
 int kvh_vring_start(struct kvh_vring *vr);
 int kvh_vring_get_chain(struct kvh_vring *vr, struct kvh_chain *c);
 void kvh_vring_unget(struct kvh_vring *vr, unsigned int n);
