@@ -176,7 +176,7 @@ static void kvh_vq_set_features(struct kvh_vq *vq, u64 features)
 	vr->event_idx = features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	vr->notify_on_empty = features & (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY);
 	vr->little_endian = (features & (1ULL << VIRTIO_F_VERSION_1)) ||
-			    IS_ENABLED(CONFIG_CPU_LITTLE_ENDIAN);
+			    virtio_legacy_is_little_endian();
 	vr->log = features & (1ULL << VHOST_F_LOG_ALL);
 }
 

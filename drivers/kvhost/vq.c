@@ -89,7 +89,7 @@ void kvh_vq_reset(struct kvh_vq *vq)
 	vq->nused = 0;
 	memset(vr, 0, sizeof(*vr));
 	vr->iov_max = KVH_IOV_MAX;
-	vr->little_endian = IS_ENABLED(CONFIG_CPU_LITTLE_ENDIAN);
+	vr->little_endian = virtio_legacy_is_little_endian();
 	vr->mem = &kvh_mem_empty;
 	kvh_vring_reset(vr);
 }

@@ -46,8 +46,12 @@ FIXTURE_VARIANT_ADD(dev, vhost_net) {
 FIXTURE_SETUP(dev)
 {
 	self->fd = open(variant->path, O_RDWR | O_CLOEXEC);
+	/*
+	 * The 6.1 harness runs the test body after a SKIP() in the setup:
+	 * end the test process instead (exit status 255 reports SKIP).
+	 */
 	if (self->fd < 0 && errno == ENOENT && variant->upstream)
-		SKIP(return, "%s absent (load vhost_net)", variant->path);
+		SKIP(_exit(255), "%s absent (load vhost_net)", variant->path);
 	ASSERT_LE(0, self->fd)
 		TH_LOG("open %s: %s", variant->path, strerror(errno));
 }
