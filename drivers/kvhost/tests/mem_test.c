@@ -114,6 +114,8 @@ static const struct kvt_fin_case kvt_fin_cases[] = {
 	  { { 0x5000, 0x1000, 0 }, { 0x1000, 0x1000, 0x1000 },
 	    { 0x1800, 0x10, 0x2000 } }, -EINVAL },
 	{ "zero_size", 1, { { 0x1000, 0, 0 } }, -EFAULT },
+	/* Here only the size check catches it: nothing wraps. */
+	{ "zero_size_at_0", 1, { { 0, 0, 0, true } }, -EFAULT },
 	{ "zero_size_among_valid", 3,
 	  { { 0x1000, 0x1000, 0 }, { 0x3000, 0, 0x1000 },
 	    { 0x5000, 0x1000, 0x2000 } }, -EFAULT },
@@ -427,6 +429,50 @@ static void kvh_mem_translate_split(struct kunit *test)
 	}
 }
 
+/* kvh_mem_mapped(), on the same table. */
+
+struct kvt_mapped_case {
+	const char *name;
+	u64 gpa;
+	u64 len;
+	bool mapped;
+};
+
+static const struct kvt_mapped_case kvt_mapped_cases[] = {
+	{ "inside_one", 0x10100, 0x100, true },
+	{ "across_three", 0x1ffff, 0x8002, true },
+	{ "up_to_hole", 0x10000, 0x1c000, true },
+	{ "one_byte_into_hole", 0x10000, 0x1c001, false },
+	{ "hole_first_byte", 0x2c000, 1, false },
+	{ "hole_last_byte", 0x3ffff, 1, false },
+	{ "across_hole", 0x2bfff, 0x14002, false },
+	{ "after_hole", 0x40000, 0x1000, true },
+	{ "past_last", 0x40000, 0x1001, false },
+	{ "below_all", 0, 1, false },
+	{ "len_0_in_hole", 0x2c000, 0, true },
+	{ "huge_both", 1ULL << 40, 2ULL << 40, true },
+	{ "huge_one_past", 1ULL << 40, (2ULL << 40) + 1, false },
+};
+
+static void kvt_mapped_desc(const struct kvt_mapped_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(kvt_mapped, kvt_mapped_cases, kvt_mapped_desc);
+
+static void kvh_mem_mapped_ranges(struct kunit *test)
+{
+	const struct kvt_mapped_case *c = test->param_value;
+	struct kvh_mem *mem;
+	u32 hint = 0;
+
+	mem = kvt_mem_build(test, kvt_xlate_map, ARRAY_SIZE(kvt_xlate_map));
+	KUNIT_ASSERT_EQ(test, kvh_mem_finalize(mem), 0);
+	KUNIT_EXPECT_EQ(test, kvh_mem_mapped(mem, &hint, c->gpa, c->len),
+			c->mapped);
+}
+
 static struct kunit_case kvt_mem_cases[] = {
 	KUNIT_CASE_PARAM(kvh_mem_finalize_checks, kvt_fin_gen_params),
 	KUNIT_CASE(kvh_mem_finalize_sorts),
@@ -434,6 +480,7 @@ static struct kunit_case kvt_mem_cases[] = {
 	KUNIT_CASE_PARAM(kvh_mem_find_misses, kvt_find_gen_params),
 	KUNIT_CASE(kvh_mem_find_empty),
 	KUNIT_CASE_PARAM(kvh_mem_translate_split, kvt_xlate_gen_params),
+	KUNIT_CASE_PARAM(kvh_mem_mapped_ranges, kvt_mapped_gen_params),
 	{}
 };
 

@@ -427,6 +427,21 @@ static const struct kvt_seg kvt_indirect_seg[] = {
 	{ KVT_BUF_GPA + 0x2000, 0x100 },
 };
 
+/* WRITE on the indirect descriptor itself means nothing: the entries say. */
+static void kvt_indirect_write_flag(struct kvt *t)
+{
+	kvt_desc(t, 7, KVT_IND_GPA, 2 * sizeof(struct vring_desc),
+		 KVT_INDIRECT | KVT_WRITE, 0);
+	kvt_ind(t, KVT_IND_GPA, 0, KVT_BUF_GPA, 0x40, KVT_NEXT, 1);
+	kvt_ind(t, KVT_IND_GPA, 1, KVT_BUF_GPA + 0x1000, 0x80, KVT_WRITE, 0);
+	kvt_publish(t, 7);
+}
+
+static const struct kvt_seg kvt_indirect_write_flag_seg[] = {
+	{ KVT_BUF_GPA, 0x40 },
+	{ KVT_BUF_GPA + 0x1000, 0x80 },
+};
+
 /* The table starts in "lo"; its entry 1 straddles into "hi". */
 static void kvt_indirect_split(struct kvt *t)
 {
@@ -546,6 +561,8 @@ static const struct kvt_chain_case kvt_chain_cases[] = {
 	  kvt_max_len_seg },
 	{ "indirect", kvt_indirect, 2, 1, 2, 0x40, 0x180, true,
 	  kvt_indirect_seg },
+	{ "indirect_write_flag_ignored", kvt_indirect_write_flag, 7, 1, 1,
+	  0x40, 0x80, true, kvt_indirect_write_flag_seg },
 	{ "indirect_across_regions", kvt_indirect_split, 0, 1, 2, 0x10, 0x50,
 	  true, kvt_indirect_split_seg },
 	{ "indirect_count_eq_iov_max", kvt_indirect_full, 9, 3, 1, 0x30, 0x10,
@@ -745,6 +762,14 @@ static void kvt_ind_half_mapped(struct kvt *t)
 {
 	kvt_desc(t, 0, KVT_HI_END - 16, 32, KVT_INDIRECT, 0);
 	kvt_ind(t, KVT_HI_END - 16, 0, KVT_BUF_GPA, 0x10, KVT_NEXT, 1);
+	kvt_publish(t, 0);
+}
+
+/* Entry 0 ends the chain, but entry 1, never walked, is in the hole. */
+static void kvt_ind_tail_unmapped(struct kvt *t)
+{
+	kvt_desc(t, 0, KVT_HI_END - 16, 32, KVT_INDIRECT, 0);
+	kvt_ind(t, KVT_HI_END - 16, 0, KVT_BUF_GPA, 0x10, 0, 0);
 	kvt_publish(t, 0);
 }
 
@@ -995,6 +1020,8 @@ static const struct kvt_bad_case kvt_bad_cases[] = {
 	{ "indirect_unmapped", kvt_ind_unmapped, -EFAULT, KVH_E_INDIRECT_MAP },
 	{ "indirect_half_mapped", kvt_ind_half_mapped, -EFAULT,
 	  KVH_E_INDIRECT_MAP },
+	{ "indirect_tail_unmapped", kvt_ind_tail_unmapped, -EFAULT,
+	  KVH_E_INDIRECT_MAP },
 	{ "indirect_entry_half_mapped", kvt_ind_entry_half_mapped, -EFAULT,
 	  KVH_E_INDIRECT_MAP },
 	{ "indirect_not_in_arena", kvt_ind_past_arena, -EFAULT,
@@ -1226,6 +1253,59 @@ static void kvh_vring_empty(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), -EAGAIN);
 	KUNIT_EXPECT_EQ(test, t->vr.last_avail_idx, 1);
 	kvt_expect_no_error(t);
+}
+
+/*
+ * A bad avail->idx is not kept: the next call reads it again and refuses
+ * it again, and once the guest puts it right the ring goes on.
+ */
+static void kvh_vring_avail_idx_not_cached(struct kunit *test)
+{
+	struct kvt *t = test->priv;
+
+	kvt_desc(t, 0, KVT_BUF_GPA, 0x10, 0, 0);
+	kvt_publish(t, 0);
+	t->avail->idx = kvt_v16(KVT_NUM + 1);
+	KUNIT_EXPECT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), -EINVAL);
+	KUNIT_EXPECT_EQ(test, t->vr.avail_idx, 0);
+	KUNIT_EXPECT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), -EINVAL);
+	KUNIT_EXPECT_EQ(test, t->vr.avail_idx, 0);
+	KUNIT_EXPECT_EQ(test, t->vr.last_avail_idx, 0);
+	KUNIT_EXPECT_EQ(test, t->vr.errors[KVH_E_AVAIL_IDX], 2ULL);
+	KUNIT_EXPECT_EQ(test, kvt_errors_total(t), 2ULL);
+
+	t->avail->idx = kvt_v16(1);
+	KUNIT_EXPECT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), 0);
+	KUNIT_EXPECT_EQ(test, t->vr.avail_idx, 1);
+	KUNIT_EXPECT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), -EAGAIN);
+}
+
+/* kvh_vring_resync() drops the cached index: the next call re-checks. */
+static void kvh_vring_resync_rereads(struct kunit *test)
+{
+	struct kvt *t = test->priv;
+
+	kvt_desc(t, 0, KVT_BUF_GPA, 0x10, 0, 0);
+	kvt_desc(t, 1, KVT_BUF_GPA + 0x100, 0x10, 0, 0);
+	kvt_publish(t, 0);
+	kvt_publish(t, 1);
+	KUNIT_ASSERT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), 0);
+	KUNIT_ASSERT_EQ(test, t->vr.avail_idx, 2);
+
+	/* Entry 1 is covered by the cached index: avail->idx is not read. */
+	t->avail->idx = kvt_v16(1 + KVT_NUM + 1);
+	KUNIT_ASSERT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), 0);
+	KUNIT_EXPECT_EQ(test, t->c.head, 1);
+	kvh_vring_unget(&t->vr, 1);
+	kvh_vring_resync(&t->vr);
+	KUNIT_EXPECT_EQ(test, t->vr.avail_idx, 1);
+	kvt_expect_fail(t, kvh_vring_get_chain(&t->vr, &t->c), -EINVAL,
+			KVH_E_AVAIL_IDX);
+	KUNIT_EXPECT_EQ(test, t->vr.last_avail_idx, 1);
+
+	t->avail->idx = kvt_v16(2);
+	KUNIT_EXPECT_EQ(test, kvh_vring_get_chain(&t->vr, &t->c), 0);
+	KUNIT_EXPECT_EQ(test, t->c.head, 1);
 }
 
 /* A full ring's worth (num entries) across the 2^16 wrap of the index. */
@@ -1821,6 +1901,8 @@ static struct kunit_case kvt_vring_cases[] = {
 	KUNIT_CASE_PARAM(kvh_vring_op_hostile, kvt_op_gen_params),
 	KUNIT_CASE(kvh_vring_empty),
 	KUNIT_CASE(kvh_vring_avail_full_wrap),
+	KUNIT_CASE(kvh_vring_avail_idx_not_cached),
+	KUNIT_CASE(kvh_vring_resync_rereads),
 	KUNIT_CASE(kvh_vring_unget_gives_back),
 	KUNIT_CASE_PARAM(kvh_vring_add_used_wrap, kvt_used_gen_params),
 	KUNIT_CASE(kvh_vring_add_used_count),
