@@ -21,6 +21,7 @@ static int kvh_vq_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "last_avail_idx %u\n", READ_ONCE(vq->vr.last_avail_idx));
 	seq_printf(m, "last_used_idx %u\n", READ_ONCE(vq->vr.last_used_idx));
 	seq_printf(m, "errors %llu\n", READ_ONCE(vq->errors_total));
+	seq_printf(m, "drops %llu\n", READ_ONCE(vq->drops));
 	for (i = 0; i < KVH_E_NR; i++)
 		seq_printf(m, "err_%s %llu\n", kvh_vring_err_names[i],
 			   READ_ONCE(vq->vr.errors[i]));
@@ -70,5 +71,7 @@ void kvh_show_fdinfo(struct seq_file *m, struct file *f)
 			   READ_ONCE(dev->vqs[i].errors_total));
 		seq_printf(m, "vq%u-broken:\t%d\n", i,
 			   READ_ONCE(dev->vqs[i].broken));
+		seq_printf(m, "vq%u-drops:\t%llu\n", i,
+			   READ_ONCE(dev->vqs[i].drops));
 	}
 }

@@ -2,24 +2,614 @@
 /*
  * kvhost-net: virtio-net over tap, a drop-in for /dev/vhost-net.
  *
- * The control plane (the core vhost ioctls) is complete; the tap backend
- * (VHOST_NET_SET_BACKEND) is not implemented yet, so no vq can start.
+ * vq 0 is RX (the device writes packets from the backend into guest
+ * buffers), vq 1 is TX (the device sends guest buffers to the backend).
+ * VHOST_NET_SET_BACKEND attaches a tun/tap fd, a macvtap fd or a raw
+ * AF_PACKET socket, as upstream.
+ *
+ * The virtio-net header: with VHOST_NET_F_VIRTIO_NET_HDR the device adds
+ * it on RX and strips it on TX (the backend has none); otherwise it passes
+ * through to a backend that has one (IFF_VNET_HDR).
+ *
+ * TX copies each packet once out of guest memory into a per-queue buffer
+ * and sends it from there: the header is validated on that copy, so the
+ * guest cannot change it between the check and the send.
  */
+#include <linux/file.h>
+#include <linux/if_packet.h>
+#include <linux/if_tap.h>
+#include <linux/if_tun.h>
+#include <linux/if_vlan.h>
 #include <linux/kvhost.h>
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/nospec.h>
+#include <linux/ptr_ring.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
+#include <linux/vhost.h>
+#include <net/sock.h>
 
 #include <kvhost/kvhost.h>
 
-#define KVH_NET_VQ_MAX 2	/* RX, TX */
+#define KVH_NET_VQ_RX		0
+#define KVH_NET_VQ_TX		1
+#define KVH_NET_VQ_MAX		2
+/* Largest packet on TX: 64 KiB of GSO frame plus the biggest header. */
+#define KVH_NET_TX_MAX		(65535 + sizeof(struct virtio_net_hdr_mrg_rxbuf))
+/* Most guest buffers one RX packet may take (mergeable buffers). */
+#define KVH_NET_RX_BUFS		KVH_USED_BATCH
+
+/**
+ * struct kvh_net_q - per-vq state of the net device
+ * @vq: the vq
+ * @poll: the backend socket's wait queue: readable (RX) or writable (TX)
+ * @rx_ring: tun/tap's ptr_ring, when the backend has one (RX only)
+ * @chains: RX: the chains gathered for one packet
+ * @tx_buf: TX: one packet, copied out of guest memory
+ */
+struct kvh_net_q {
+	struct kvh_vq *vq;
+	struct kvh_poll poll;
+	struct ptr_ring *rx_ring;
+	struct kvh_chain *chains;
+	u8 *tx_buf;
+};
+
+struct kvh_net {
+	struct kvh_dev dev;
+	struct kvh_vq vqs[KVH_NET_VQ_MAX];
+	struct kvh_net_q q[KVH_NET_VQ_MAX];
+};
+
+static struct kvh_net_q *kvh_net_q(struct kvh_vq *vq)
+{
+	struct kvh_net *n = container_of(vq->dev, struct kvh_net, dev);
+
+	return &n->q[vq->index];
+}
+
+/* Header sizes for the features acked: added by us, or by the socket. */
+static void kvh_net_hlens(const struct kvh_vq *vq, size_t *vhost_hlen,
+			  size_t *sock_hlen)
+{
+	size_t hlen = vq->features & ((1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+				      (1ULL << VIRTIO_F_VERSION_1)) ?
+		      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
+		      sizeof(struct virtio_net_hdr);
+
+	if (vq->features & (1ULL << VHOST_NET_F_VIRTIO_NET_HDR)) {
+		*vhost_hlen = hlen;
+		*sock_hlen = 0;
+	} else {
+		*vhost_hlen = 0;
+		*sock_hlen = hlen;
+	}
+}
+
+static u16 kvh_net16(const struct kvh_vq *vq, __virtio16 v)
+{
+	return __virtio16_to_cpu(vq->vr.little_endian, v);
+}
+
+/*
+ * Is a guest's TX header (our own copy of it) one the backend may see?
+ * @len is the packet length after the header.
+ */
+static bool kvh_net_tx_hdr_ok(const struct kvh_vq *vq,
+			      const struct virtio_net_hdr *h, size_t len)
+{
+	u16 csum_start = kvh_net16(vq, h->csum_start);
+	u16 csum_offset = kvh_net16(vq, h->csum_offset);
+	u16 hdr_len = kvh_net16(vq, h->hdr_len);
+	u8 gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return false;
+	if (hdr_len > len)
+		return false;
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (u32)csum_start + csum_offset + sizeof(__sum16) > len)
+		return false;
+	switch (gso) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return !(h->gso_type & VIRTIO_NET_HDR_GSO_ECN);
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+	case VIRTIO_NET_HDR_GSO_UDP:
+		/* GSO needs an MSS and a checksum to finish per segment. */
+		return h->gso_size && (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	default:
+		return false;
+	}
+}
+
+static void kvh_net_tx(struct kvh_vq *vq)
+{
+	struct kvh_net_q *q = kvh_net_q(vq);
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	size_t vhost_hlen, sock_hlen, len;
+	unsigned int reqs = 0;
+	struct iov_iter from;
+	struct kvh_chain c;
+	struct socket *sock;
+	struct kvec kv;
+	u64 bytes = 0;
+	int r;
+
+	mutex_lock(&vq->mutex);
+	sock = vq->backend;
+	if (!sock || vq->broken)
+		goto out;
+	kvh_poll_stop(&q->poll);
+	kvh_net_hlens(vq, &vhost_hlen, &sock_hlen);
+	kvh_vq_disable_notify(vq);
+	while (!vq->broken) {
+		r = kvh_vq_get_chain(vq, &c);
+		if (r == -EAGAIN) {
+			if (kvh_vq_enable_notify(vq)) {
+				kvh_vq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		if (r)
+			break;
+		if (c.in) {
+			kvh_vring_fail(&vq->vr, KVH_E_DEVICE, -EINVAL);
+			kvh_vq_fail(vq, KVH_E_DEVICE);
+			break;
+		}
+		len = c.out_len;
+		bytes += len;
+		if (len < vhost_hlen + sock_hlen || len > KVH_NET_TX_MAX) {
+			vq->drops++;
+			goto done;
+		}
+		iov_iter_init(&from, WRITE, c.iov, c.out, len);
+		if (copy_from_iter(q->tx_buf, len, &from) != len) {
+			kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
+			kvh_vq_fail(vq, KVH_E_UNMAPPED);
+			break;
+		}
+		if (sock_hlen &&
+		    !kvh_net_tx_hdr_ok(vq, (void *)q->tx_buf, len - sock_hlen)) {
+			vq->drops++;
+			goto done;
+		}
+		kv.iov_base = q->tx_buf + vhost_hlen;
+		kv.iov_len = len - vhost_hlen;
+		iov_iter_kvec(&msg.msg_iter, WRITE, &kv, 1, kv.iov_len);
+		r = sock->ops->sendmsg(sock, &msg, kv.iov_len);
+		if (r == -EAGAIN || r == -ENOMEM || r == -ENOBUFS) {
+			/* Backend full: retry this chain when it drains. */
+			kvh_vring_unget(&vq->vr, 1);
+			kvh_poll_start(&q->poll, sock->file);
+			break;
+		}
+		if (r != kv.iov_len)
+			vq->drops++;
+done:
+		if (kvh_vq_add_used(vq, &c, 0))
+			break;
+		if (kvh_vq_exceeds_weight(vq, ++reqs, bytes))
+			break;
+	}
+	kvh_vq_flush_used(vq);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+static int kvh_net_ptr_len(void *ptr)
+{
+	struct sk_buff *skb;
+
+	if (!ptr)
+		return 0;
+	if (tun_is_xdp_frame(ptr))
+		return tun_ptr_to_xdp(ptr)->len;
+	skb = ptr;
+	return skb->len + (skb_vlan_tag_present(skb) ? VLAN_HLEN : 0);
+}
+
+/* Length of the next packet the backend holds, 0 if none. */
+static int kvh_net_peek_len(struct kvh_net_q *q, struct socket *sock)
+{
+	struct sk_buff_head *queue = &sock->sk->sk_receive_queue;
+	unsigned long flags;
+	int len;
+
+	if (q->rx_ring)
+		return PTR_RING_PEEK_CALL(q->rx_ring, kvh_net_ptr_len);
+	spin_lock_irqsave(&queue->lock, flags);
+	len = kvh_net_ptr_len(skb_peek(queue));
+	spin_unlock_irqrestore(&queue->lock, flags);
+	return len;
+}
+
+/*
+ * Gather guest buffers for @len bytes: one chain, or up to
+ * KVH_NET_RX_BUFS with mergeable buffers.  Returns the number of chains
+ * (their iovecs are contiguous in vq->iov), 0 when the guest has not
+ * posted enough (nothing consumed), -ENOSPC when the packet can never fit
+ * (one buffer too small, or too many needed: nothing consumed), or a
+ * negative errno after a guest error (the vq is broken).
+ */
+static int kvh_net_rx_bufs(struct kvh_vq *vq, struct kvh_net_q *q,
+			   size_t len, bool mergeable, unsigned int *iovs)
+{
+	unsigned int n = 0, seg = 0, quota;
+	struct kvh_chain *c;
+	size_t have = 0;
+	int r;
+
+	quota = mergeable ? KVH_NET_RX_BUFS : 1;
+	while (have < len) {
+		if (n == quota) {
+			r = -ENOSPC;
+			goto unget;
+		}
+		c = &q->chains[n];
+		r = kvh_vq_get_chain_at(vq, c, seg);
+		if (r == -EAGAIN || r == -ENOBUFS) {
+			r = r == -EAGAIN ? 0 : -ENOSPC;
+			goto unget;
+		}
+		if (r)
+			return r;
+		n++;
+		if (c->out || !c->in) {
+			kvh_vring_fail(&vq->vr, KVH_E_DEVICE, -EINVAL);
+			kvh_vq_fail(vq, KVH_E_DEVICE);
+			return -EINVAL;
+		}
+		seg += c->in;
+		have += c->in_len;
+	}
+	*iovs = seg;
+	return n;
+
+unget:
+	kvh_vring_unget(&vq->vr, n);
+	return r;
+}
+
+/* Drop the backend's next packet (it cannot be delivered). */
+static void kvh_net_rx_discard(struct socket *sock)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
+	struct kvec kv = { .iov_base = NULL, .iov_len = 0 };
+
+	iov_iter_kvec(&msg.msg_iter, READ, &kv, 0, 0);
+	sock->ops->recvmsg(sock, &msg, 0, MSG_DONTWAIT | MSG_TRUNC);
+}
+
+/* Publish the chains of one packet; all in one used-index update. */
+static int kvh_net_rx_complete(struct kvh_vq *vq, struct kvh_net_q *q,
+			       int n, size_t len)
+{
+	u32 part;
+	int i;
+
+	/* Never split a packet's buffers across two used-index updates. */
+	if (vq->nused + n > min_t(unsigned int, ARRAY_SIZE(vq->used),
+				  vq->vr.num))
+		kvh_vq_flush_used(vq);
+	for (i = 0; i < n; i++) {
+		part = min_t(size_t, len, q->chains[i].in_len);
+		if (kvh_vq_add_used(vq, &q->chains[i], part))
+			return -EFAULT;
+		len -= part;
+	}
+	return 0;
+}
+
+static void kvh_net_rx(struct kvh_vq *vq)
+{
+	struct kvh_net_q *q = kvh_net_q(vq);
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	size_t vhost_hlen, sock_hlen, sock_len, vhost_len;
+	struct virtio_net_hdr hdr = {
+		.gso_type = VIRTIO_NET_HDR_GSO_NONE,
+	};
+	struct iov_iter fixup;
+	struct socket *sock;
+	unsigned int reqs = 0, iovs;
+	__virtio16 nbufs;
+	bool mergeable, dry = false;
+	u64 bytes = 0;
+	int n, len, r;
+
+	mutex_lock(&vq->mutex);
+	sock = vq->backend;
+	if (!sock || vq->broken)
+		goto out;
+	kvh_poll_stop(&q->poll);
+	kvh_net_hlens(vq, &vhost_hlen, &sock_hlen);
+	mergeable = vq->features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	kvh_vq_disable_notify(vq);
+	while (!vq->broken) {
+		len = kvh_net_peek_len(q, sock);
+		if (!len) {
+			dry = true;
+			break;
+		}
+		sock_len = len + sock_hlen;
+		vhost_len = sock_len + vhost_hlen;
+		n = kvh_net_rx_bufs(vq, q, vhost_len, mergeable, &iovs);
+		if (n == -ENOSPC) {
+			/* Can never fit: drop it rather than stall. */
+			kvh_net_rx_discard(sock);
+			vq->drops++;
+			continue;
+		}
+		if (n < 0)
+			break;
+		if (!n) {
+			/* Too few buffers: wait for the guest's next kick. */
+			if (kvh_vq_enable_notify(vq)) {
+				kvh_vq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		iov_iter_init(&msg.msg_iter, READ, vq->iov, iovs, vhost_len);
+		fixup = msg.msg_iter;
+		iov_iter_advance(&msg.msg_iter, vhost_hlen);
+		r = sock->ops->recvmsg(sock, &msg, sock_len,
+				       MSG_DONTWAIT | MSG_TRUNC);
+		if (r != sock_len) {
+			/* Someone else read the socket meanwhile. */
+			kvh_vring_unget(&vq->vr, n);
+			vq->drops++;
+			continue;
+		}
+		if (vhost_hlen) {
+			if (copy_to_iter(&hdr, sizeof(hdr), &fixup) !=
+			    sizeof(hdr))
+				goto fault;
+		} else {
+			iov_iter_advance(&fixup, sizeof(hdr));
+		}
+		/* num_buffers, whenever the header has the field. */
+		nbufs = __cpu_to_virtio16(vq->vr.little_endian, n);
+		if (vhost_hlen + sock_hlen == sizeof(struct virtio_net_hdr_mrg_rxbuf) &&
+		    copy_to_iter(&nbufs, sizeof(nbufs), &fixup) != sizeof(nbufs))
+			goto fault;
+		if (kvh_net_rx_complete(vq, q, n, vhost_len))
+			break;
+		bytes += vhost_len;
+		if (kvh_vq_exceeds_weight(vq, ++reqs, bytes))
+			break;
+	}
+	kvh_vq_flush_used(vq);
+	/* Ran dry: wake on the next packet (queues us if one just came). */
+	if (dry && !vq->broken)
+		kvh_poll_start(&q->poll, sock->file);
+	goto out;
+fault:
+	kvh_vring_unget(&vq->vr, n);
+	kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
+	kvh_vq_fail(vq, KVH_E_UNMAPPED);
+	kvh_vq_flush_used(vq);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+static void kvh_net_handle(struct kvh_vq *vq)
+{
+	if (vq->index == KVH_NET_VQ_RX)
+		kvh_net_rx(vq);
+	else
+		kvh_net_tx(vq);
+}
+
+static void kvh_net_sock_work(struct kvh_work *work)
+{
+	struct kvh_net_q *q = container_of(work, struct kvh_net_q, poll.work);
+
+	kvh_net_handle(q->vq);
+}
+
+/*
+ * tun and tap are optional modules: reach them by symbol lookup, so kvhost
+ * loads without them and a tap fd (which pins its module) still works.
+ */
+static struct socket *kvh_net_tap_socket(struct file *file,
+					 struct ptr_ring **ring)
+{
+	struct socket *(*get_sock)(struct file *file);
+	struct ptr_ring *(*get_ring)(struct file *file);
+	struct socket *sock = ERR_PTR(-ENOTSOCK);
+
+	*ring = NULL;
+	get_sock = symbol_get(tun_get_socket);
+	if (get_sock) {
+		sock = get_sock(file);
+		symbol_put(tun_get_socket);
+		if (!IS_ERR(sock)) {
+			get_ring = symbol_get(tun_get_tx_ring);
+			if (get_ring) {
+				*ring = get_ring(file);
+				symbol_put(tun_get_tx_ring);
+			}
+			goto out;
+		}
+	}
+	get_sock = symbol_get(tap_get_socket);
+	if (get_sock) {
+		sock = get_sock(file);
+		symbol_put(tap_get_socket);
+		if (!IS_ERR(sock)) {
+			get_ring = symbol_get(tap_get_ptr_ring);
+			if (get_ring) {
+				*ring = get_ring(file);
+				symbol_put(tap_get_ptr_ring);
+			}
+		}
+	}
+out:
+	if (IS_ERR(*ring))
+		*ring = NULL;
+	return sock;
+}
+
+/*
+ * The backend socket for @fd, holding a reference on its file; NULL for
+ * -1.  As upstream: a raw AF_PACKET socket, a tun/tap or macvtap fd, else
+ * -ENOTSOCK (or the raw socket's -ESOCKTNOSUPPORT/-EPFNOSUPPORT).
+ */
+static struct socket *kvh_net_get_socket(int fd, struct ptr_ring **ring)
+{
+	struct socket *sock;
+	struct file *file;
+	int r;
+
+	*ring = NULL;
+	if (fd == -1)
+		return NULL;
+	sock = sockfd_lookup(fd, &r);
+	if (sock) {
+		if (sock->sk->sk_type == SOCK_RAW &&
+		    sock->sk->sk_family == AF_PACKET)
+			return sock;
+		sockfd_put(sock);
+	}
+	file = fget(fd);
+	if (!file)
+		return ERR_PTR(-ENOTSOCK);
+	sock = kvh_net_tap_socket(file, ring);
+	if (IS_ERR(sock)) {
+		fput(file);
+		return ERR_PTR(-ENOTSOCK);
+	}
+	return sock;
+}
+
+static void kvh_net_put_socket(struct socket *sock)
+{
+	if (sock)
+		fput(sock->file);
+}
+
+static long kvh_net_set_backend(struct kvh_dev *dev,
+				struct vhost_vring_file __user *argp)
+{
+	struct kvh_net *n = container_of(dev, struct kvh_net, dev);
+	struct socket *sock, *old;
+	struct vhost_vring_file f;
+	struct ptr_ring *ring;
+	struct kvh_net_q *q;
+	struct kvh_vq *vq;
+	long r;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	mutex_lock(&dev->mutex);
+	r = kvh_dev_check_owner(dev);
+	if (r)
+		goto out;
+	r = -ENOBUFS;
+	if (f.index >= KVH_NET_VQ_MAX)
+		goto out;
+	f.index = array_index_nospec(f.index, KVH_NET_VQ_MAX);
+	vq = &n->vqs[f.index];
+	q = &n->q[f.index];
+
+	/* As upstream: the ring is checked before the fd. */
+	mutex_lock(&vq->mutex);
+	r = f.fd == -1 || !vq->vr.num || kvh_vq_access_ok(vq) ? 0 : -EFAULT;
+	mutex_unlock(&vq->mutex);
+	if (r)
+		goto out;
+	sock = kvh_net_get_socket(f.fd, &ring);
+	if (IS_ERR(sock)) {
+		r = PTR_ERR(sock);
+		goto out;
+	}
+	old = kvh_vq_stop(vq);
+	r = 0;
+	mutex_lock(&vq->mutex);
+	if (sock) {
+		q->poll.worker = vq->worker;
+		q->rx_ring = f.index == KVH_NET_VQ_RX ? ring : NULL;
+		r = kvh_vq_start(vq, sock);
+		if (!r && f.index == KVH_NET_VQ_RX)
+			kvh_poll_start(&q->poll, sock->file);
+	}
+	mutex_unlock(&vq->mutex);
+	if (r) {
+		kvh_net_put_socket(sock);
+		sock = NULL;
+	}
+	if (old)
+		kvh_net_put_socket(old);
+out:
+	mutex_unlock(&dev->mutex);
+	return r;
+}
+
+static long kvh_net_ioctl(struct kvh_dev *dev, unsigned int cmd,
+			  void __user *argp)
+{
+	if (cmd == VHOST_NET_SET_BACKEND)
+		return kvh_net_set_backend(dev, argp);
+	return -ENOIOCTLCMD;
+}
+
+static void kvh_net_stop(struct kvh_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nvqs; i++)
+		kvh_net_put_socket(kvh_vq_stop(&dev->vqs[i]));
+}
+
+static void kvh_net_free(struct kvh_dev *dev)
+{
+	struct kvh_net *n = container_of(dev, struct kvh_net, dev);
+
+	kvfree(n->q[KVH_NET_VQ_RX].chains);
+	kvfree(n->q[KVH_NET_VQ_TX].tx_buf);
+	kvfree(n);
+}
 
 static struct kvh_dev *kvh_net_alloc(void)
 {
-	return kvh_dev_alloc_plain(&kvh_net_ops, KVH_NET_VQ_MAX);
+	struct kvh_net *n;
+	int i;
+
+	n = kvzalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+	if (!n)
+		return NULL;
+	kvh_dev_init(&n->dev, &kvh_net_ops, n->vqs, KVH_NET_VQ_MAX,
+		     kvh_net_handle);
+	for (i = 0; i < KVH_NET_VQ_MAX; i++) {
+		n->q[i].vq = &n->vqs[i];
+		kvh_poll_init(&n->q[i].poll, kvh_net_sock_work,
+			      i == KVH_NET_VQ_RX ? EPOLLIN : EPOLLOUT);
+		n->vqs[i].backend_poll = &n->q[i].poll;
+	}
+	n->q[KVH_NET_VQ_RX].chains =
+		kvmalloc_array(KVH_NET_RX_BUFS, sizeof(struct kvh_chain),
+			       GFP_KERNEL_ACCOUNT);
+	n->q[KVH_NET_VQ_TX].tx_buf = kvmalloc(KVH_NET_TX_MAX,
+					      GFP_KERNEL_ACCOUNT);
+	if (!n->q[KVH_NET_VQ_RX].chains || !n->q[KVH_NET_VQ_TX].tx_buf) {
+		kvh_net_free(&n->dev);
+		return NULL;
+	}
+	return &n->dev;
 }
 
 const struct kvh_dev_ops kvh_net_ops = {
 	.name = KVHOST_NET_NODE,
 	.features = KVH_NET_FEATURES,
 	.alloc = kvh_net_alloc,
-	.free = kvh_dev_free_plain,
+	.free = kvh_net_free,
+	.stop = kvh_net_stop,
+	.ioctl = kvh_net_ioctl,
 };
 EXPORT_SYMBOL_IF_KVH_KUNIT(kvh_net_ops);

@@ -54,7 +54,7 @@ void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
 	vq->index = index;
 	vq->handle = handle;
 	mutex_init(&vq->mutex);
-	kvh_poll_init(&vq->poll, kvh_vq_work);
+	kvh_poll_init(&vq->poll, kvh_vq_work, EPOLLIN);
 	kvh_vq_reset(vq);
 }
 
@@ -87,6 +87,7 @@ void kvh_vq_reset(struct kvh_vq *vq)
 	vq->log_flag = false;
 	vq->busyloop_timeout = 0;
 	vq->nused = 0;
+	vq->drops = 0;
 	memset(vr, 0, sizeof(*vr));
 	vr->iov_max = KVH_IOV_MAX;
 	vr->little_endian = virtio_legacy_is_little_endian();
@@ -171,6 +172,8 @@ void *kvh_vq_stop(struct kvh_vq *vq)
 	backend = vq->backend;
 	vq->backend = NULL;
 	kvh_poll_stop(&vq->poll);
+	if (vq->backend_poll)
+		kvh_poll_stop(vq->backend_poll);
 	mutex_unlock(&vq->mutex);
 	if (vq->worker)
 		kvh_worker_flush(vq->worker);
@@ -200,11 +203,30 @@ void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why)
  */
 int kvh_vq_get_chain(struct kvh_vq *vq, struct kvh_chain *c)
 {
+	return kvh_vq_get_chain_at(vq, c, 0);
+}
+
+/**
+ * kvh_vq_get_chain_at - the next chain, its iovecs from vq->iov[@seg] on
+ * @vq: the vq, mutex held
+ * @c: the result
+ * @seg: iovecs already used by earlier chains of the same request
+ *
+ * For devices that gather several chains into one request (net RX with
+ * mergeable buffers).  The chain gets the room left after @seg.
+ */
+int kvh_vq_get_chain_at(struct kvh_vq *vq, struct kvh_chain *c,
+			unsigned int seg)
+{
 	int r;
 
-	c->iov = vq->iov;
-	c->log = vq->log;
+	if (seg >= KVH_IOV_MAX)
+		return -ENOBUFS;
+	vq->vr.iov_max = KVH_IOV_MAX - seg;
+	c->iov = vq->iov + seg;
+	c->log = vq->log + seg;
 	r = kvh_vring_get_chain(&vq->vr, c);
+	vq->vr.iov_max = KVH_IOV_MAX;
 	if (r && r != -EAGAIN)
 		kvh_vq_fail(vq, vq->vr.last_err);
 	return r;

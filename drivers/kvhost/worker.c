@@ -47,14 +47,14 @@ static int kvh_worker_fn(void *data)
 		/* llist_add() pushes at the head: restore queueing order. */
 		node = llist_reverse_order(node);
 		llist_for_each_entry_safe(work, next, node, node) {
-			/*
-			 * Requeueable from here on: a kick now runs fn again.
-			 * The barrier orders the clear before fn's reads of
-			 * the ring, pairing with the set in kvh_work_queue():
-			 * a kick either sees the bit clear and requeues, or
-			 * fn sees what the kick published.
-			 */
+			/* Requeueable from here on: a kick now runs fn again. */
 			clear_bit(KVH_WORK_QUEUED, &work->queued);
+			/*
+			 * Order the clear before fn's reads of the ring,
+			 * pairing with the set in kvh_work_queue(): a kick
+			 * either sees the bit clear and requeues, or fn sees
+			 * what the kick published.
+			 */
 			smp_mb__after_atomic();
 			work->fn(work);
 			cond_resched();
@@ -159,7 +159,7 @@ static int kvh_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 {
 	struct kvh_poll *poll = container_of(wait, struct kvh_poll, wait);
 
-	if (!(key_to_poll(key) & EPOLLIN))
+	if (!(key_to_poll(key) & poll->mask))
 		return 0;
 	kvh_work_queue(poll->worker, &poll->work);
 	return 0;
@@ -174,8 +174,9 @@ static void kvh_poll_func(struct file *file, wait_queue_head_t *wqh,
 	add_wait_queue(wqh, &poll->wait);
 }
 
-void kvh_poll_init(struct kvh_poll *poll, kvh_work_fn_t fn)
+void kvh_poll_init(struct kvh_poll *poll, kvh_work_fn_t fn, __poll_t mask)
 {
+	poll->mask = mask;
 	init_waitqueue_func_entry(&poll->wait, kvh_poll_wakeup);
 	init_poll_funcptr(&poll->table, kvh_poll_func);
 	poll->wqh = NULL;
@@ -183,9 +184,10 @@ void kvh_poll_init(struct kvh_poll *poll, kvh_work_fn_t fn)
 }
 
 /**
- * kvh_poll_start - hook the eventfd; queue the work if it is already set
+ * kvh_poll_start - hook a file; queue the work if it is already ready
  * @poll: the poll, with @worker set
- * @file: the kick eventfd; the caller keeps a reference while hooked
+ * @file: the kick eventfd or backend socket; the caller keeps a reference
+ *	while hooked
  *
  * Return: 0, or -EINVAL when the file reports an error.
  */
@@ -196,7 +198,7 @@ int kvh_poll_start(struct kvh_poll *poll, struct file *file)
 	if (poll->wqh)
 		return 0;
 	mask = vfs_poll(file, &poll->table);
-	if (mask & EPOLLIN)
+	if (mask & poll->mask)
 		kvh_work_queue(poll->worker, &poll->work);
 	if (mask & EPOLLERR) {
 		kvh_poll_stop(poll);

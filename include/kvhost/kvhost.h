@@ -25,6 +25,7 @@
 #include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <linux/vhost_types.h>
 
@@ -53,7 +54,9 @@
 				 (1ULL << VIRTIO_RING_F_EVENT_IDX) | \
 				 (1ULL << VHOST_F_LOG_ALL) | \
 				 (1ULL << VIRTIO_F_VERSION_1))
-#define KVH_NET_FEATURES	(KVH_CORE_FEATURES)
+#define KVH_NET_FEATURES	(KVH_CORE_FEATURES | \
+				 (1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
+				 (1ULL << VIRTIO_NET_F_MRG_RXBUF))
 #define KVH_BLK_FEATURES	(KVH_CORE_FEATURES)
 #define KVH_TEST_FEATURES	(KVH_CORE_FEATURES)
 
@@ -112,6 +115,8 @@ struct kvh_misc {
  * @err: error eventfd, or NULL
  * @log_ctx: the device's log eventfd (VHOST_SET_LOG_FD), or NULL
  * @poll: hooks @kick to @handle
+ * @backend_poll: the device's poll on its backend, stopped with the vq;
+ *	NULL if none
  * @worker: the worker @handle runs on
  * @features: features acked for this vq
  * @log_addr: guest-physical address of the used ring (VHOST_VRING_F_LOG)
@@ -122,6 +127,8 @@ struct kvh_misc {
  * @used: used entries not yet published
  * @nused: entries in @used
  * @errors_total: bad-input events, for fdinfo
+ * @drops: requests the device refused or could not deliver without
+ *	stopping the vq (e.g. a malformed net header)
  */
 struct kvh_vq {
 	struct kvh_dev *dev;
@@ -136,6 +143,7 @@ struct kvh_vq {
 	struct eventfd_ctx *err;
 	struct eventfd_ctx *log_ctx;
 	struct kvh_poll poll;
+	struct kvh_poll *backend_poll;
 	struct kvh_worker *worker;
 	u64 features;
 	u64 log_addr;
@@ -146,6 +154,7 @@ struct kvh_vq {
 	struct vring_used_elem used[KVH_USED_BATCH];
 	unsigned int nused;
 	u64 errors_total;
+	u64 drops;
 };
 
 /**
@@ -203,6 +212,8 @@ int kvh_dev_check_owner(struct kvh_dev *dev);
 int kvh_vq_start(struct kvh_vq *vq, void *backend);
 void *kvh_vq_stop(struct kvh_vq *vq);
 int kvh_vq_get_chain(struct kvh_vq *vq, struct kvh_chain *c);
+int kvh_vq_get_chain_at(struct kvh_vq *vq, struct kvh_chain *c,
+			unsigned int seg);
 int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written);
 void kvh_vq_flush_used(struct kvh_vq *vq);
 void kvh_vq_disable_notify(struct kvh_vq *vq);

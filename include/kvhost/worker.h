@@ -48,6 +48,8 @@ struct kvh_worker {
  * @wait: our entry on @wqh
  * @work: queued on each kick
  * @worker: where @work runs
+ * @mask: the events that queue @work (EPOLLIN for a kick or readable
+ *	socket, EPOLLOUT for socket write space)
  */
 struct kvh_poll {
 	poll_table table;
@@ -55,6 +57,7 @@ struct kvh_poll {
 	wait_queue_entry_t wait;
 	struct kvh_work work;
 	struct kvh_worker *worker;
+	__poll_t mask;
 };
 
 void kvh_work_init(struct kvh_work *work, kvh_work_fn_t fn);
@@ -63,7 +66,7 @@ void kvh_worker_destroy(struct kvh_worker *w);
 void kvh_work_queue(struct kvh_worker *w, struct kvh_work *work);
 void kvh_worker_flush(struct kvh_worker *w);
 
-void kvh_poll_init(struct kvh_poll *poll, kvh_work_fn_t fn);
+void kvh_poll_init(struct kvh_poll *poll, kvh_work_fn_t fn, __poll_t mask);
 int kvh_poll_start(struct kvh_poll *poll, struct file *file);
 void kvh_poll_stop(struct kvh_poll *poll);
 void kvh_poll_queue(struct kvh_poll *poll);

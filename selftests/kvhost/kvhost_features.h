@@ -9,6 +9,7 @@
 
 #include <linux/vhost.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
 #define KVH_TEST_CORE_FEATURES	((1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) | \
@@ -17,7 +18,9 @@
 				 (1ULL << VIRTIO_RING_F_EVENT_IDX) | \
 				 (1ULL << VHOST_F_LOG_ALL) | \
 				 (1ULL << VIRTIO_F_VERSION_1))
-#define KVH_TEST_NET_FEATURES	(KVH_TEST_CORE_FEATURES)
+#define KVH_TEST_NET_FEATURES	(KVH_TEST_CORE_FEATURES | \
+				 (1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
+				 (1ULL << VIRTIO_NET_F_MRG_RXBUF))
 #define KVH_TEST_BLK_FEATURES	(KVH_TEST_CORE_FEATURES)
 
 #endif
