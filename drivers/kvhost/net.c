@@ -149,6 +149,9 @@ static void kvh_net_tx(struct kvh_vq *vq)
 	while (!vq->broken) {
 		r = kvh_vq_get_chain(vq, &c);
 		if (r == -EAGAIN) {
+			kvh_vq_flush_used(vq);
+			if (kvh_vq_busy_poll(vq, kvh_vq_avail_pending))
+				continue;
 			if (kvh_vq_enable_notify(vq)) {
 				kvh_vq_disable_notify(vq);
 				continue;
@@ -227,6 +230,12 @@ static int kvh_net_peek_len(struct kvh_net_q *q, struct socket *sock)
 	len = kvh_net_ptr_len(skb_peek(queue));
 	spin_unlock_irqrestore(&queue->lock, flags);
 	return len;
+}
+
+/* A busy-poll condition: the backend has a packet for the guest. */
+static bool kvh_net_rx_pending(struct kvh_vq *vq)
+{
+	return kvh_net_peek_len(kvh_net_q(vq), vq->backend) > 0;
 }
 
 /*
@@ -333,6 +342,9 @@ static void kvh_net_rx(struct kvh_vq *vq)
 	while (!vq->broken) {
 		len = kvh_net_peek_len(q, sock);
 		if (!len) {
+			kvh_vq_flush_used(vq);
+			if (kvh_vq_busy_poll(vq, kvh_net_rx_pending))
+				continue;
 			dry = true;
 			break;
 		}

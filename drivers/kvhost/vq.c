@@ -32,6 +32,8 @@
  *	mutex_unlock(&vq->mutex);
  */
 #include <linux/file.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -304,6 +306,40 @@ bool kvh_vq_enable_notify(struct kvh_vq *vq)
 		return false;
 	}
 	return r > 0;
+}
+
+/**
+ * kvh_vq_busy_poll - spin for up to the vq's busyloop timeout
+ * @vq: the vq, mutex held
+ * @ready: the condition to wait for
+ *
+ * VHOST_SET_VRING_BUSYLOOP_TIMEOUT semantics, as upstream: instead of
+ * sleeping until the next notification, poll for up to the timeout (in
+ * microseconds), giving up early when the scheduler or a signal wants the
+ * CPU.  Off (0) by default.
+ *
+ * Return: true when @ready became true.
+ */
+bool kvh_vq_busy_poll(struct kvh_vq *vq, bool (*ready)(struct kvh_vq *vq))
+{
+	u64 end;
+
+	if (!vq->busyloop_timeout)
+		return false;
+	end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
+	while (!need_resched() && !signal_pending(current) &&
+	       local_clock() < end) {
+		if (ready(vq))
+			return true;
+		cpu_relax();
+	}
+	return ready(vq);
+}
+
+/* A busy-poll condition: the guest added entries. */
+bool kvh_vq_avail_pending(struct kvh_vq *vq)
+{
+	return kvh_vring_avail_pending(&vq->vr) != 0;
 }
 
 /**

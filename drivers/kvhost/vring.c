@@ -364,6 +364,26 @@ int kvh_vring_get_chain(struct kvh_vring *vr, struct kvh_chain *c)
 }
 
 /**
+ * kvh_vring_avail_pending - has the guest made entries available?
+ * @vr: the ring
+ *
+ * Return: 1 when unconsumed entries exist, 0 when not, or a negative
+ * errno (counted) when avail->idx is unreadable or invalid.
+ */
+int kvh_vring_avail_pending(struct kvh_vring *vr)
+{
+	u16 idx;
+	int r;
+
+	if (vr->avail_idx != vr->last_avail_idx)
+		return 1;
+	r = kvh_fetch_avail_idx(vr, &idx);
+	if (r)
+		return r;
+	return idx != vr->last_avail_idx;
+}
+
+/**
  * kvh_vring_unget - give back the last @n chains, unprocessed
  * @vr: the ring
  * @n: how many

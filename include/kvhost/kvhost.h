@@ -218,6 +218,8 @@ int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written);
 void kvh_vq_flush_used(struct kvh_vq *vq);
 void kvh_vq_disable_notify(struct kvh_vq *vq);
 bool kvh_vq_enable_notify(struct kvh_vq *vq);
+bool kvh_vq_busy_poll(struct kvh_vq *vq, bool (*ready)(struct kvh_vq *vq));
+bool kvh_vq_avail_pending(struct kvh_vq *vq);
 bool kvh_vq_exceeds_weight(struct kvh_vq *vq, unsigned int reqs, u64 bytes);
 void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why);
 void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,

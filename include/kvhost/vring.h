@@ -162,6 +162,7 @@ void kvh_vring_resync(struct kvh_vring *vr);
 int kvh_vring_start(struct kvh_vring *vr);
 int kvh_vring_get_chain(struct kvh_vring *vr, struct kvh_chain *c);
 void kvh_vring_unget(struct kvh_vring *vr, unsigned int n);
+int kvh_vring_avail_pending(struct kvh_vring *vr);
 int kvh_vring_add_used(struct kvh_vring *vr,
 		       const struct vring_used_elem *elems, unsigned int n);
 bool kvh_vring_should_signal(struct kvh_vring *vr);
