@@ -80,7 +80,8 @@ build_module()
 	local flavour="$1" out
 
 	kernel_resolve "$flavour"
-	out="$KVHOST_CACHE/build/$KVH_KVER-$(echo "$KVH_KDIR" |
+	# Keyed by kernel tree and checkout: two clones never share objects.
+	out="$KVHOST_CACHE/build/$KVH_KVER-$(echo "$KVH_KDIR $KVHOST_ROOT" |
 		sha256sum | cut -c1-8)"
 	mkdir -p "$out"
 	# One build per tree at a time: parallel scripts/vm runs share it.
