@@ -506,13 +506,27 @@ static void kvh_net_put_socket(struct socket *sock)
 		fput(sock->file);
 }
 
+/* Start @vq on @sock.  vq->mutex held. */
+static int kvh_net_start(struct kvh_vq *vq, struct kvh_net_q *q,
+			 struct socket *sock, struct ptr_ring *ring)
+{
+	int r;
+
+	q->poll.worker = vq->worker;
+	q->rx_ring = vq->index == KVH_NET_VQ_RX ? ring : NULL;
+	r = kvh_vq_start(vq, sock);
+	if (!r && vq->index == KVH_NET_VQ_RX)
+		kvh_poll_start(&q->poll, sock->file);
+	return r;
+}
+
 static long kvh_net_set_backend(struct kvh_dev *dev,
 				struct vhost_vring_file __user *argp)
 {
 	struct kvh_net *n = container_of(dev, struct kvh_net, dev);
+	struct ptr_ring *ring, *old_ring;
 	struct socket *sock, *old;
 	struct vhost_vring_file f;
-	struct ptr_ring *ring;
 	struct kvh_net_q *q;
 	struct kvh_vq *vq;
 	long r;
@@ -530,9 +544,12 @@ static long kvh_net_set_backend(struct kvh_dev *dev,
 	vq = &n->vqs[f.index];
 	q = &n->q[f.index];
 
-	/* As upstream: the ring is checked before the fd. */
+	/*
+	 * As upstream, before the fd: a memory table must be set, and a
+	 * configured ring must be accessible (even to detach).
+	 */
 	mutex_lock(&vq->mutex);
-	r = f.fd == -1 || !vq->vr.num || kvh_vq_access_ok(vq) ? 0 : -EFAULT;
+	r = dev->mem && kvh_vq_rings_access_ok(vq) ? 0 : -EFAULT;
 	mutex_unlock(&vq->mutex);
 	if (r)
 		goto out;
@@ -542,22 +559,19 @@ static long kvh_net_set_backend(struct kvh_dev *dev,
 		goto out;
 	}
 	old = kvh_vq_stop(vq);
+	old_ring = q->rx_ring;
 	r = 0;
 	mutex_lock(&vq->mutex);
 	if (sock) {
-		q->poll.worker = vq->worker;
-		q->rx_ring = f.index == KVH_NET_VQ_RX ? ring : NULL;
-		r = kvh_vq_start(vq, sock);
-		if (!r && f.index == KVH_NET_VQ_RX)
-			kvh_poll_start(&q->poll, sock->file);
+		r = kvh_net_start(vq, q, sock, ring);
+		/* As upstream: a backend that cannot start leaves the old. */
+		if (r && old && !kvh_net_start(vq, q, old, old_ring))
+			old = NULL;
 	}
 	mutex_unlock(&vq->mutex);
-	if (r) {
+	if (r)
 		kvh_net_put_socket(sock);
-		sock = NULL;
-	}
-	if (old)
-		kvh_net_put_socket(old);
+	kvh_net_put_socket(old);
 out:
 	mutex_unlock(&dev->mutex);
 	return r;

@@ -127,6 +127,23 @@ bool kvh_vq_access_ok(struct kvh_vq *vq)
 }
 
 /**
+ * kvh_vq_rings_access_ok - the addresses set so far pass access_ok()
+ * @vq: the vq, mutex held
+ *
+ * Upstream's check before attaching a backend: unset (NULL) addresses
+ * pass; addresses outside user space do not.
+ */
+bool kvh_vq_rings_access_ok(struct kvh_vq *vq)
+{
+	struct kvh_vring *vr = &vq->vr;
+	unsigned int num = vr->num;
+
+	return access_ok(vr->desc, sizeof(*vr->desc) * num) &&
+	       access_ok(vr->avail, struct_size(vr->avail, ring, num)) &&
+	       access_ok(vr->used, struct_size(vr->used, ring, num));
+}
+
+/**
  * kvh_vq_start - attach a backend and start serving the ring
  * @vq: the vq; dev->mutex and vq->mutex held
  * @backend: the device's backend, non-NULL

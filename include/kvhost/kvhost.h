@@ -226,6 +226,7 @@ void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
 		 void (*handle)(struct kvh_vq *vq));
 void kvh_vq_reset(struct kvh_vq *vq);
 bool kvh_vq_access_ok(struct kvh_vq *vq);
+bool kvh_vq_rings_access_ok(struct kvh_vq *vq);
 
 /* Dirty log (log.c). */
 bool kvh_log_access_ok(void __user *log_base, const struct kvh_mem *mem);
