@@ -426,6 +426,20 @@ static long kvh_set_vring_addr(struct kvh_vq *vq,
 	return 0;
 }
 
+/*
+ * SET_VRING_NUM and SET_VRING_BASE: the vq must not run (EBUSY, checked
+ * first, as upstream), then the argument is copied in.  vq->mutex held.
+ */
+static long kvh_vring_state_idle(struct kvh_vq *vq, void __user *argp,
+				 struct vhost_vring_state *s)
+{
+	if (vq->backend)
+		return -EBUSY;
+	if (copy_from_user(s, argp, sizeof(*s)))
+		return -EFAULT;
+	return 0;
+}
+
 static long kvh_vring_ioctl(struct kvh_dev *dev, unsigned int cmd,
 			    void __user *argp)
 {
@@ -445,11 +459,8 @@ static long kvh_vring_ioctl(struct kvh_dev *dev, unsigned int cmd,
 	mutex_lock(&vq->mutex);
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
-		r = -EBUSY;
-		if (vq->backend)
-			break;
-		r = -EFAULT;
-		if (copy_from_user(&s, argp, sizeof(s)))
+		r = kvh_vring_state_idle(vq, argp, &s);
+		if (r)
 			break;
 		r = -EINVAL;
 		if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
@@ -463,11 +474,8 @@ static long kvh_vring_ioctl(struct kvh_dev *dev, unsigned int cmd,
 		r = kvh_set_vring_addr(vq, argp);
 		break;
 	case VHOST_SET_VRING_BASE:
-		r = -EBUSY;
-		if (vq->backend)
-			break;
-		r = -EFAULT;
-		if (copy_from_user(&s, argp, sizeof(s)))
+		r = kvh_vring_state_idle(vq, argp, &s);
+		if (r)
 			break;
 		r = -EINVAL;
 		if (s.num > 0xffff)
