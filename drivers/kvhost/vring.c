@@ -132,21 +132,20 @@ static int kvh_log_used(struct kvh_vring *vr, size_t off, size_t len)
 
 static int kvh_write_used_flags(struct kvh_vring *vr)
 {
-	__virtio16 v = cpu_to_kvh16(vr, vr->used_flags);
-
-	if (kvh_write(&vr->used->flags, &v, sizeof(v)))
+	if (kvh_write16(&vr->used->flags, cpu_to_kvh16(vr, vr->used_flags)))
 		return kvh_vring_fail(vr, KVH_E_USED_ACCESS, -EFAULT);
-	return kvh_log_used(vr, offsetof(struct vring_used, flags), sizeof(v));
+	return kvh_log_used(vr, offsetof(struct vring_used, flags),
+			    sizeof(__virtio16));
 }
 
 static int kvh_write_avail_event(struct kvh_vring *vr)
 {
-	__virtio16 v = cpu_to_kvh16(vr, vr->avail_idx);
 	size_t off = offsetof(struct vring_used, ring[vr->num]);
 
-	if (kvh_write((void __user *)vr->used + off, &v, sizeof(v)))
+	if (kvh_write16((void __user *)vr->used + off,
+			cpu_to_kvh16(vr, vr->avail_idx)))
 		return kvh_vring_fail(vr, KVH_E_USED_ACCESS, -EFAULT);
-	return kvh_log_used(vr, off, sizeof(v));
+	return kvh_log_used(vr, off, sizeof(__virtio16));
 }
 
 /**
@@ -166,7 +165,7 @@ int kvh_vring_start(struct kvh_vring *vr)
 	r = kvh_write_used_flags(vr);
 	if (r)
 		return r;
-	if (kvh_read(&idx, &vr->used->idx, sizeof(idx)))
+	if (kvh_read16(&idx, &vr->used->idx))
 		return kvh_vring_fail(vr, KVH_E_USED_ACCESS, -EFAULT);
 	vr->last_used_idx = kvh16(vr, idx);
 	vr->signalled_used_valid = false;
@@ -179,7 +178,7 @@ static int kvh_fetch_avail_idx(struct kvh_vring *vr, u16 *idx)
 	__virtio16 v;
 	u16 val;
 
-	if (kvh_read(&v, &vr->avail->idx, sizeof(v)))
+	if (kvh_read16(&v, &vr->avail->idx))
 		return kvh_vring_fail(vr, KVH_E_RING_ACCESS, -EFAULT);
 	val = kvh16(vr, v);
 	if ((u16)(val - vr->last_avail_idx) > vr->num)
@@ -319,8 +318,7 @@ int kvh_vring_get_chain(struct kvh_vring *vr, struct kvh_chain *c)
 		/* Read the entries only after the index that covers them. */
 		smp_rmb();
 	}
-	if (kvh_read(&h, &vr->avail->ring[vr->last_avail_idx & (vr->num - 1)],
-		     sizeof(h)))
+	if (kvh_read16(&h, &vr->avail->ring[vr->last_avail_idx & (vr->num - 1)]))
 		return kvh_vring_fail(vr, KVH_E_RING_ACCESS, -EFAULT);
 	head = kvh16(vr, h);
 	if (head >= vr->num)
@@ -431,7 +429,7 @@ int kvh_vring_add_used(struct kvh_vring *vr,
 	smp_wmb();
 	new = vr->last_used_idx + n;
 	idx = cpu_to_kvh16(vr, new);
-	if (kvh_write(&vr->used->idx, &idx, sizeof(idx)))
+	if (kvh_write16(&vr->used->idx, idx))
 		return kvh_vring_fail(vr, KVH_E_USED_ACCESS, -EFAULT);
 	r = kvh_log_used(vr, offsetof(struct vring_used, idx), sizeof(idx));
 	if (r)
@@ -464,7 +462,7 @@ bool kvh_vring_should_signal(struct kvh_vring *vr)
 	if (vr->notify_on_empty && unlikely(vr->avail_idx == vr->last_avail_idx))
 		return true;
 	if (!vr->event_idx) {
-		if (kvh_read(&v, &vr->avail->flags, sizeof(v)))
+		if (kvh_read16(&v, &vr->avail->flags))
 			return true;
 		return !(kvh16(vr, v) & VRING_AVAIL_F_NO_INTERRUPT);
 	}
@@ -475,7 +473,7 @@ bool kvh_vring_should_signal(struct kvh_vring *vr)
 	vr->signalled_used_valid = true;
 	if (unlikely(!valid))
 		return true;
-	if (kvh_read(&v, &vr->avail->ring[vr->num], sizeof(v)))
+	if (kvh_read16(&v, &vr->avail->ring[vr->num]))
 		return true;
 	return vring_need_event(kvh16(vr, v), new, old);
 }

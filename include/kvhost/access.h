@@ -12,6 +12,7 @@
 #define _KVHOST_ACCESS_H
 
 #include <linux/types.h>
+#include <linux/virtio_types.h>
 
 struct kvh_vring;
 
@@ -55,6 +56,16 @@ static inline int kvh_write(void __user *dst, const void *src, size_t n)
 	return 0;
 }
 
+static inline int kvh_read16(__virtio16 *dst, const __virtio16 __user *src)
+{
+	return kvh_read(dst, src, sizeof(*dst));
+}
+
+static inline int kvh_write16(__virtio16 __user *dst, __virtio16 v)
+{
+	return kvh_write(dst, &v, sizeof(v));
+}
+
 #else /* !KVH_ACCESS_ARENA */
 
 #include <linux/uaccess.h>
@@ -67,6 +78,23 @@ static inline int kvh_read(void *dst, const void __user *src, size_t n)
 static inline int kvh_write(void __user *dst, const void *src, size_t n)
 {
 	return copy_to_user(dst, src, n) ? -EFAULT : 0;
+}
+
+/*
+ * The ring's index, flags and event words are read and written while the
+ * guest runs on another CPU: they need single 16-bit accesses.  The copy
+ * routines give no such promise (a "rep movsb" may move one byte at a
+ * time), and a torn used->idx looks to the driver like the index jumped
+ * back, a torn avail->idx like a guest error.
+ */
+static inline int kvh_read16(__virtio16 *dst, const __virtio16 __user *src)
+{
+	return get_user(*dst, src);
+}
+
+static inline int kvh_write16(__virtio16 __user *dst, __virtio16 v)
+{
+	return put_user(v, dst);
 }
 
 #endif /* KVH_ACCESS_ARENA */

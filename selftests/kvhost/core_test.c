@@ -2402,13 +2402,44 @@ struct wrap_slot {
 	struct wrap_slot *next;
 };
 
+/* Watches used->idx from another CPU: it may only ever move forward. */
+struct used_watch {
+	struct vq *vq;
+	volatile bool stop;
+	unsigned long reads;
+	unsigned int backward;
+	__u16 from, to;
+};
+
+static void *used_watch_fn(void *arg)
+{
+	struct used_watch *w = arg;
+	__u16 old = vq_used_idx(w->vq), now;
+
+	while (!w->stop) {
+		now = vq_used_idx(w->vq);
+		w->reads++;
+		/* Seen going back: a torn 16-bit store (0x12ff -> 0x1200). */
+		if ((__u16)(now - old) > 0x8000 && !w->backward++) {
+			w->from = old;
+			w->to = now;
+		}
+		old = now;
+	}
+	return NULL;
+}
+
 /*
  * Over 2^16 buffers through a 16-entry ring: every index wraps, both the
  * ring positions and the 16-bit avail/used indices.  Kicks and calls go
- * through the suppression logic (vq_notify, vq_wait_used).
+ * through the suppression logic (vq_notify, vq_wait_used).  Meanwhile a
+ * second thread watches used->idx: the device must store it in one
+ * access, never byte by byte.
  */
 TEST_F_TIMEOUT(loop, ring_wrap, 300)
 {
+	struct used_watch watch = { .vq = &self->r.vq[0] };
+	pthread_t watcher;
 	const unsigned int num = 16, total = 65536 + 3 * 16 + 5;
 	struct wrap_slot slots[16], *free_slots = NULL, *s;
 	struct rig *r = &self->r;
@@ -2420,6 +2451,7 @@ TEST_F_TIMEOUT(loop, ring_wrap, 300)
 	int ret;
 
 	loop_start(_metadata, &self->r, variant->event_idx, num, false);
+	ASSERT_EQ(0, pthread_create(&watcher, NULL, used_watch_fn, &watch));
 	for (i = 0; i < num; i++) {
 		slots[i].out = rig_buf(r, 8);
 		slots[i].in = rig_buf(r, 8);
@@ -2462,6 +2494,11 @@ TEST_F_TIMEOUT(loop, ring_wrap, 300)
 			done++;
 		}
 	}
+	watch.stop = true;
+	ASSERT_EQ(0, pthread_join(watcher, NULL));
+	EXPECT_EQ(0, watch.backward)
+		TH_LOG("used->idx went back %u times in %lu reads, first %u -> %u",
+		       watch.backward, watch.reads, watch.from, watch.to);
 	EXPECT_EQ((__u16)total, vq_used_idx(vq));
 	ASSERT_EQ(0, rig_run(r, 0, false));
 	ASSERT_EQ(0, vq_get_base(vq, &base));
