@@ -199,7 +199,7 @@ static long kvh_set_features(struct kvh_dev *dev, u64 __user *argp)
 	}
 	dev->features = features;
 	for (i = 0; i < dev->nvqs; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		kvh_vq_lock_ctl(&dev->vqs[i]);
 		kvh_vq_set_features(&dev->vqs[i], features);
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
@@ -284,7 +284,7 @@ static long kvh_set_mem_table(struct kvh_dev *dev,
 	}
 	/* No handler runs while its vq's mutex is held: swap under it. */
 	for (i = 0; i < dev->nvqs; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		kvh_vq_lock_ctl(&dev->vqs[i]);
 		dev->vqs[i].vr.mem = mem;
 		dev->vqs[i].vr.mem_hint = 0;
 		mutex_unlock(&dev->vqs[i].mutex);
@@ -311,7 +311,7 @@ static long kvh_set_log_base(struct kvh_dev *dev, u64 __user *argp)
 	for (i = 0; i < dev->nvqs; i++) {
 		struct kvh_vq *vq = &dev->vqs[i];
 
-		mutex_lock(&vq->mutex);
+		kvh_vq_lock_ctl(vq);
 		/* An inactive ring is checked when it starts. */
 		if (vq->backend &&
 		    (!kvh_log_access_ok(base, vq->vr.mem) ||
@@ -343,7 +343,7 @@ static long kvh_set_log_fd(struct kvh_dev *dev, int __user *argp)
 	old = dev->log_ctx;
 	dev->log_ctx = ctx;
 	for (i = 0; i < dev->nvqs; i++) {
-		mutex_lock(&dev->vqs[i].mutex);
+		kvh_vq_lock_ctl(&dev->vqs[i]);
 		dev->vqs[i].log_ctx = ctx;
 		mutex_unlock(&dev->vqs[i].mutex);
 	}
@@ -456,7 +456,7 @@ static long kvh_vring_ioctl(struct kvh_dev *dev, unsigned int cmd,
 	idx = array_index_nospec(idx, dev->nvqs);
 	vq = &dev->vqs[idx];
 
-	mutex_lock(&vq->mutex);
+	kvh_vq_lock_ctl(vq);
 	switch (cmd) {
 	case VHOST_SET_VRING_NUM:
 		r = kvh_vring_state_idle(vq, argp, &s);

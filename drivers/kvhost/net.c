@@ -548,7 +548,7 @@ static long kvh_net_set_backend(struct kvh_dev *dev,
 	 * As upstream, before the fd: a memory table must be set, and a
 	 * configured ring must be accessible (even to detach).
 	 */
-	mutex_lock(&vq->mutex);
+	kvh_vq_lock_ctl(vq);
 	r = dev->mem && kvh_vq_rings_access_ok(vq) ? 0 : -EFAULT;
 	mutex_unlock(&vq->mutex);
 	if (r)
@@ -561,7 +561,7 @@ static long kvh_net_set_backend(struct kvh_dev *dev,
 	old = kvh_vq_stop(vq);
 	old_ring = q->rx_ring;
 	r = 0;
-	mutex_lock(&vq->mutex);
+	kvh_vq_lock_ctl(vq);
 	if (sock) {
 		r = kvh_net_start(vq, q, sock, ring);
 		/* As upstream: a backend that cannot start leaves the old. */

@@ -101,7 +101,7 @@ static long kvh_test_set_running(struct kvh_dev *dev,
 		r = 0;
 		goto out;
 	}
-	mutex_lock(&vq->mutex);
+	kvh_vq_lock_ctl(vq);
 	r = vq->backend ? 0 : kvh_vq_start(vq, dev);
 	mutex_unlock(&vq->mutex);
 out:

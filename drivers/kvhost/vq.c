@@ -56,6 +56,7 @@ void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
 	vq->index = index;
 	vq->handle = handle;
 	mutex_init(&vq->mutex);
+	atomic_set(&vq->ctl_waiting, 0);
 	kvh_poll_init(&vq->poll, kvh_vq_work, EPOLLIN);
 	kvh_vq_reset(vq);
 }
@@ -187,7 +188,7 @@ void *kvh_vq_stop(struct kvh_vq *vq)
 {
 	void *backend;
 
-	mutex_lock(&vq->mutex);
+	kvh_vq_lock_ctl(vq);
 	backend = vq->backend;
 	vq->backend = NULL;
 	kvh_poll_stop(&vq->poll);
@@ -333,7 +334,9 @@ bool kvh_vq_enable_notify(struct kvh_vq *vq)
  * VHOST_SET_VRING_BUSYLOOP_TIMEOUT semantics, as upstream: instead of
  * sleeping until the next notification, poll for up to the timeout (in
  * microseconds), giving up early when the scheduler or a signal wants the
- * CPU.  Off (0) by default.
+ * CPU, or other work waits on the worker.  Unlike upstream it also gives
+ * up for an ioctl waiting on the vq's mutex, so a long timeout delays
+ * neither reconfiguration nor close.  Off (0) by default.
  *
  * Return: true when @ready became true.
  */
@@ -345,7 +348,8 @@ bool kvh_vq_busy_poll(struct kvh_vq *vq, bool (*ready)(struct kvh_vq *vq))
 		return false;
 	end = local_clock() + (u64)vq->busyloop_timeout * NSEC_PER_USEC;
 	while (!need_resched() && !signal_pending(current) &&
-	       local_clock() < end) {
+	       !atomic_read(&vq->ctl_waiting) &&
+	       !kvh_worker_has_work(vq->worker) && local_clock() < end) {
 		if (ready(vq))
 			return true;
 		cpu_relax();

@@ -12,6 +12,9 @@
  *                   touching that vq.  Taken inside kvh_dev.mutex.  No
  *                   path holds two vq mutexes at once, so no nesting
  *                   annotation is needed however many vqs a device has.
+ *                   Ioctls take it with kvh_vq_lock_ctl(), so that a
+ *                   handler busy-polling under it (busyloop_timeout) stops
+ *                   early for them.
  * A worker never takes kvh_dev.mutex.
  */
 #ifndef _KVHOST_KVHOST_H
@@ -122,6 +125,8 @@ struct kvh_misc {
  * @log_addr: guest-physical address of the used ring (VHOST_VRING_F_LOG)
  * @log_flag: VHOST_VRING_F_LOG was set
  * @busyloop_timeout: VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds
+ * @ctl_waiting: control-path tasks waiting for @mutex (kvh_vq_lock_ctl());
+ *	a busy-polling handler gives the mutex up to them
  * @iov: room for one chain
  * @log: room for one chain's writable ranges
  * @used: used entries not yet published
@@ -149,6 +154,7 @@ struct kvh_vq {
 	u64 log_addr;
 	bool log_flag;
 	u32 busyloop_timeout;
+	atomic_t ctl_waiting;
 	struct iovec *iov;
 	struct kvh_log_ent *log;
 	struct vring_used_elem used[KVH_USED_BATCH];
@@ -207,6 +213,20 @@ struct kvh_dev *kvh_dev_alloc_plain(const struct kvh_dev_ops *ops,
 void kvh_dev_free_plain(struct kvh_dev *dev);
 long kvh_dev_ioctl(struct kvh_dev *dev, unsigned int cmd, void __user *argp);
 int kvh_dev_check_owner(struct kvh_dev *dev);
+
+/**
+ * kvh_vq_lock_ctl - take a vq's mutex for the control path
+ * @vq: the vq
+ *
+ * As mutex_lock(), but a handler busy-polling the ring under the mutex
+ * sees the waiter and returns it early (kvh_vq_busy_poll()).
+ */
+static inline void kvh_vq_lock_ctl(struct kvh_vq *vq)
+{
+	atomic_inc(&vq->ctl_waiting);
+	mutex_lock(&vq->mutex);
+	atomic_dec(&vq->ctl_waiting);
+}
 
 /* Per-vq helpers for device handlers (vq.c). */
 int kvh_vq_start(struct kvh_vq *vq, void *backend);

@@ -41,6 +41,12 @@ struct kvh_worker {
 	struct mm_struct *mm;
 };
 
+/* Is work queued on @w (not counting what runs now)? */
+static inline bool kvh_worker_has_work(struct kvh_worker *w)
+{
+	return !llist_empty(&w->list);
+}
+
 /**
  * struct kvh_poll - a kick eventfd hooked to a work item
  * @table: for vfs_poll()

@@ -2405,7 +2405,7 @@ struct wrap_slot {
 /* Watches used->idx from another CPU: it may only ever move forward. */
 struct used_watch {
 	struct vq *vq;
-	volatile bool stop;
+	bool stop;
 	unsigned long reads;
 	unsigned int backward;
 	__u16 from, to;
@@ -2416,7 +2416,7 @@ static void *used_watch_fn(void *arg)
 	struct used_watch *w = arg;
 	__u16 old = vq_used_idx(w->vq), now;
 
-	while (!w->stop) {
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
 		now = vq_used_idx(w->vq);
 		w->reads++;
 		/* Seen going back: a torn 16-bit store (0x12ff -> 0x1200). */
@@ -2494,7 +2494,7 @@ TEST_F_TIMEOUT(loop, ring_wrap, 300)
 			done++;
 		}
 	}
-	watch.stop = true;
+	__atomic_store_n(&watch.stop, true, __ATOMIC_RELAXED);
 	ASSERT_EQ(0, pthread_join(watcher, NULL));
 	EXPECT_EQ(0, watch.backward)
 		TH_LOG("used->idx went back %u times in %lu reads, first %u -> %u",

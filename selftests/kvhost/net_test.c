@@ -24,17 +24,21 @@
  * test says so and checks what each does.
  */
 #include <assert.h>
+#include <dirent.h>
+#include <sched.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -340,6 +344,7 @@ struct net_cfg {
 	bool mrg;		/* VIRTIO_NET_F_MRG_RXBUF */
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC, used */
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX */
+	bool macvtap;		/* a macvtap on a veth, not a tap */
 };
 
 struct txslot {
@@ -365,7 +370,9 @@ struct rig {
 	int tap;
 	int pkt;		/* AF_PACKET on the tap, PACKET_VNET_HDR */
 	int ifindex;
-	char ifname[IFNAMSIZ];
+	char ifname[IFNAMSIZ];	/* the tap, or the macvtap */
+	char lower[IFNAMSIZ];	/* macvtap: its veth; the peer is host side */
+	char peer[IFNAMSIZ];
 	__u64 acked;
 	unsigned int hlen;	/* virtio-net header, guest side */
 	struct vq_mem mem;
@@ -434,14 +441,76 @@ static int tap_create(struct rig *n)
 	return 0;
 }
 
+/* Run an ip(8) command line: 0, or -ENOENT when ip or the kind is missing. */
+static int ip_cmd(const char *fmt, ...)
+{
+	char cmd[256];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return r == 0 ? 0 : -ENOENT;
+}
+
+/*
+ * A macvtap (bridge mode, the guest's MAC) on one end of a veth pair: the
+ * guest's frames leave through the veth and arrive at its peer, where the
+ * AF_PACKET socket sits; frames sent there reach the macvtap.  Opened as
+ * QEMU is given it: /dev/tapN, N the macvtap's ifindex.
+ */
+static int macvtap_create(struct rig *n)
+{
+	char dev[32], mac[18];
+	unsigned int idx;
+	int r, i;
+
+	snprintf(n->lower, sizeof(n->lower), "kvml%d", getpid());
+	snprintf(n->peer, sizeof(n->peer), "kvmp%d", getpid());
+	snprintf(n->ifname, sizeof(n->ifname), "kvmt%d", getpid());
+	r = ip_cmd("ip link add %s mtu %d type veth peer name %s mtu %d 2>/dev/null",
+		   n->lower, TAP_MTU, n->peer, TAP_MTU);
+	if (r)
+		return r;
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+		 mac_guest[0], mac_guest[1], mac_guest[2], mac_guest[3],
+		 mac_guest[4], mac_guest[5]);
+	r = ip_cmd("ip link add link %s name %s address %s type macvtap mode bridge 2>/dev/null",
+		   n->lower, n->ifname, mac);
+	if (r)
+		return r;
+	idx = if_nametoindex(n->ifname);
+	if (!idx)
+		return -errno;
+	snprintf(dev, sizeof(dev), "/dev/tap%u", idx);
+	/* devtmpfs makes the node; give it a moment. */
+	for (i = 0; i < 100; i++) {
+		n->tap = open(dev, O_RDWR | O_CLOEXEC);
+		if (n->tap >= 0 || errno != ENOENT)
+			break;
+		usleep(10000);
+	}
+	return n->tap < 0 ? -errno : 0;
+}
+
+static void macvtap_destroy(struct rig *n)
+{
+	/* Deleting the veth takes its peer and the macvtap along. */
+	if (n->lower[0] && ip_cmd("ip link del %s", n->lower))
+		fprintf(stderr, "# could not delete %s\n", n->lower);
+	n->lower[0] = 0;
+}
+
 /* Best effort: the host's IPv6 would talk to the guest through the tap. */
-static void tap_no_ipv6(const struct rig *n)
+static void if_no_ipv6(const char *ifname)
 {
 	char path[96];
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 n->ifname);
+		 ifname);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -450,34 +519,45 @@ static void tap_no_ipv6(const struct rig *n)
 	close(fd);
 }
 
+static int if_up(int s, const char *ifname, bool mtu)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
+	if_no_ipv6(ifname);
+	ifr.ifr_mtu = TAP_MTU;
+	if ((mtu && ioctl(s, SIOCSIFMTU, &ifr)) || ioctl(s, SIOCGIFFLAGS, &ifr))
+		return -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr))
+		return -errno;
+	return 0;
+}
+
 /* As QEMU: header size, offloads; then MTU and up. */
 static int tap_config(struct rig *n)
 {
 	unsigned int offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 |
 			       TUN_F_TSO_ECN;
-	int hlen = n->hlen, s, r = 0;
-	struct ifreq ifr;
+	int hlen = n->hlen, s, r;
 
 	if (ioctl(n->tap, TUNSETVNETHDRSZ, &hlen) ||
 	    ioctl(n->tap, TUNSETOFFLOAD, offload))
 		return -errno;
-	tap_no_ipv6(n);
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, n->ifname, sizeof(ifr.ifr_name));
-	ifr.ifr_mtu = TAP_MTU;
-	if (ioctl(s, SIOCSIFMTU, &ifr) || ioctl(s, SIOCGIFFLAGS, &ifr))
-		r = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!r && ioctl(s, SIOCSIFFLAGS, &ifr))
-		r = -errno;
-	if (!r && ioctl(s, SIOCGIFINDEX, &ifr))
-		r = -errno;
-	n->ifindex = ifr.ifr_ifindex;
+	/* A macvtap's MTU is its veth's, set when created. */
+	r = if_up(s, n->ifname, !n->cfg->macvtap);
+	if (!r && n->cfg->macvtap)
+		r = if_up(s, n->lower, false) ?: if_up(s, n->peer, false);
 	close(s);
-	return r;
+	if (r)
+		return r;
+	/* The host side: the tap itself, or the veth's peer. */
+	n->ifindex = if_nametoindex(n->cfg->macvtap ? n->peer : n->ifname);
+	return n->ifindex ? 0 : -errno;
 }
 
 /*
@@ -539,6 +619,14 @@ static void rig_open(struct __test_metadata *_metadata, struct rig *n)
 	if (n->fd < 0 && errno == ENOENT && n->cfg->upstream)
 		setup_skip(_metadata, "/dev/vhost-net absent (load vhost_net)");
 	ASSERT_LE(0, n->fd) TH_LOG("open %s: %s", path, strerror(errno));
+	if (n->cfg->macvtap) {
+		r = macvtap_create(n);
+		if (r == -ENOENT)
+			setup_skip(_metadata,
+				   "no macvtap on veth (load macvtap, veth)");
+		ASSERT_EQ(0, r) TH_LOG("macvtap: %s", strerror(-r));
+		return;
+	}
 	r = tap_create(n);
 	if (r == -ENOENT)
 		setup_skip(_metadata, "/dev/net/tun absent (load tun)");
@@ -628,6 +716,7 @@ static void rig_close(struct rig *n)
 		close(n->tap);
 	n->pkt = -1;
 	n->tap = -1;
+	macvtap_destroy(n);
 	free(n->tx);
 	free(n->rx);
 	free(n->fbuf);
@@ -1515,6 +1604,20 @@ FIXTURE_VARIANT_ADD(net, kvhost_mrg_ind_eidx) {
 	.c = { .mrg = true, .indirect = true, .event_idx = true },
 };
 
+/* A macvtap backend, as libvirt's type='direct' hands QEMU. */
+FIXTURE_VARIANT_ADD(net, vhost_macvtap) {
+	.c = { .upstream = true, .mrg = true, .event_idx = true,
+	       .macvtap = true },
+};
+
+FIXTURE_VARIANT_ADD(net, kvhost_macvtap) {
+	.c = { .mrg = true, .event_idx = true, .macvtap = true },
+};
+
+FIXTURE_VARIANT_ADD(net, kvhost_macvtap_plain) {
+	.c = { .macvtap = true },
+};
+
 FIXTURE_SETUP(net)
 {
 	rig_setup(_metadata, &self->n, &variant->c);
@@ -1913,7 +2016,12 @@ static void tx_bad_case(struct __test_metadata *_metadata, struct rig *n,
 			const char *name, enum outcome upstream)
 {
 	struct spec s = { k, len, 1448 };
-	enum outcome want = n->cfg->upstream ? upstream : DROPPED;
+	/*
+	 * Upstream's quirks are those of its tun path (XDP batching of small
+	 * frames): over macvtap it validates, and drops, as kvhost does.
+	 */
+	enum outcome want = n->cfg->upstream && !n->cfg->macvtap ? upstream :
+			    DROPPED;
 	char what[96];
 
 	snprintf(what, sizeof(what), "%s, %s %u bytes (%s)", name,
@@ -2070,6 +2178,210 @@ TEST_F_TIMEOUT(bulk, rx_100k, 300)
 
 	rx_stream(_metadata, &self->n, &st);
 	TH_LOG("%u packets in %lld ms", st.got, vq_now_ms() - t);
+}
+
+/*
+ * busy: VHOST_SET_VRING_BUSYLOOP_TIMEOUT on TX.  With a timeout the worker,
+ * once the ring runs dry, polls it for that long before asking for kicks
+ * again: a frame queued without a kick in that window still goes out.
+ * The worker is pinned to CPU 0 and the test to CPU 1, so that the test
+ * waking up does not end the worker's polling (need_resched).
+ */
+
+FIXTURE(busy) {
+	struct rig n;
+};
+
+FIXTURE_VARIANT(busy) {
+	struct net_cfg c;
+};
+
+FIXTURE_VARIANT_ADD(busy, vhost) {
+	.c = { .upstream = true },
+};
+
+FIXTURE_VARIANT_ADD(busy, kvhost) {
+	.c = { .upstream = false },
+};
+
+/* The device's worker threads: "vhost-<pid>" or "kvh-<pid>-<n>". */
+static int pin_workers(const struct rig *n, int cpu)
+{
+	char prefix[32], path[300], comm[32];
+	struct dirent *d;
+	cpu_set_t set;
+	int found = 0;
+	FILE *f;
+	DIR *dir;
+
+	snprintf(prefix, sizeof(prefix), n->cfg->upstream ? "vhost-%d\n" :
+		 "kvh-%d-", getpid());
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, prefix, strlen(prefix)) &&
+		    !sched_setaffinity(atoi(d->d_name), sizeof(set), &set))
+			found++;
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+static int set_busyloop(struct rig *n, unsigned int q, unsigned int usec)
+{
+	struct vhost_vring_state st = { .index = q, .num = usec };
+
+	return vq_ioctl(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st);
+}
+
+FIXTURE_SETUP(busy)
+{
+	cpu_set_t set;
+
+	if (get_nprocs() < 2)
+		setup_skip(_metadata, "needs two CPUs");
+	rig_setup(_metadata, &self->n, &variant->c);
+	tx_pool(_metadata, &self->n, 4, HDR_MAX + SMALL_MAX);
+	ASSERT_LT(0, pin_workers(&self->n, 0));
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+}
+
+FIXTURE_TEARDOWN(busy)
+{
+	rig_check_clean(_metadata, &self->n);
+	rig_close(&self->n);
+}
+
+/* Frame seq: queued, kicked or not; 0 or -errno. */
+static int busy_send(struct rig *n, __u32 seq, bool kick)
+{
+	struct spec s;
+	int r;
+
+	small_spec(&s, seq);
+	r = tx_send_spec(n, &s, seq);
+	if (r < 0)
+		return r;
+	return kick ? vq_kick(&n->vq[TXQ]) : 0;
+}
+
+/* Take back every TX buffer and check frames first..last reached the tap. */
+static void busy_collect(struct __test_metadata *_metadata, struct rig *n,
+			 __u32 first, __u32 last)
+{
+	struct virtio_net_hdr rvh;
+	struct spec s;
+	__u32 seq;
+	int r;
+
+	tx_drain(_metadata, n);
+	for (seq = first; seq <= last; seq++) {
+		small_spec(&s, seq);
+		r = pkt_recv(n, &rvh, n->rbuf, BUF_SIZE, VQ_TIMEOUT_MS);
+		ASSERT_LT(0, r) TH_LOG("frame %u never reached the tap", seq);
+		tx_check(_metadata, n, &s, seq, &rvh, n->rbuf, r);
+	}
+}
+
+TEST_F(busy, unkicked_frame_served_while_polling)
+{
+	struct rig *n = &self->n;
+	__u32 seq = 2;
+	int tries, r = -ETIMEDOUT;
+
+	/* Without busy polling, a frame nobody kicks for stays queued. */
+	ASSERT_EQ(0, set_busyloop(n, TXQ, 0));
+	ASSERT_EQ(0, busy_send(n, 0, true));
+	ASSERT_EQ(0, vq_wait_used(&n->vq[TXQ], VQ_TIMEOUT_MS));
+	ASSERT_LE(0, tx_reap(_metadata, n));
+	ASSERT_EQ(0, busy_send(n, 1, false));
+	EXPECT_EQ(-ETIMEDOUT, vq_poll_used(&n->vq[TXQ], QUIET_MS * 3))
+		TH_LOG("frame 1 was sent without a kick or busy polling");
+	ASSERT_EQ(0, vq_kick(&n->vq[TXQ]));
+	busy_collect(_metadata, n, 0, 1);
+
+	/*
+	 * With 5 s of it, the worker is still polling when the next frame
+	 * comes.  Another task waking on the worker's CPU ends polling early
+	 * (as it should): up to three tries.
+	 */
+	ASSERT_EQ(0, set_busyloop(n, TXQ, 5000000));
+	for (tries = 0; tries < 3 && r; tries++, seq += 2) {
+		ASSERT_EQ(0, busy_send(n, seq, true));
+		ASSERT_EQ(0, vq_wait_used(&n->vq[TXQ], VQ_TIMEOUT_MS));
+		ASSERT_LE(0, tx_reap(_metadata, n));
+		ASSERT_EQ(0, busy_send(n, seq + 1, false));
+		r = vq_poll_used(&n->vq[TXQ], 4000);
+		ASSERT_EQ(0, vq_kick(&n->vq[TXQ]));
+		busy_collect(_metadata, n, seq, seq + 1);
+	}
+	EXPECT_EQ(0, r) TH_LOG("no frame queued while the worker polled was served in %d tries",
+			       tries);
+}
+
+/* Frame seq sent and used; then is the worker still polling after 100 ms? */
+static bool busy_polling_after(struct __test_metadata *_metadata,
+			       struct rig *n, __u32 seq)
+{
+	struct vq *vq = &n->vq[TXQ];
+
+	if (busy_send(n, seq, true) || vq_wait_used(vq, VQ_TIMEOUT_MS) ||
+	    tx_reap(_metadata, n) != 1)
+		return false;
+	usleep(QUIET_MS * 1000);
+	return __atomic_load_n(&vq->used->flags, __ATOMIC_ACQUIRE) &
+	       VRING_USED_F_NO_NOTIFY;
+}
+
+/*
+ * A polling worker keeps kicks off (VRING_USED_F_NO_NOTIFY) until its
+ * timeout.  kvhost's also gives up at once for an ioctl on the vq and for
+ * close; upstream's holds them off until the timeout ends (its close took
+ * the full timeout here), so its variant uses a short timeout and only
+ * checks the flag.
+ */
+TEST_F(busy, polling_yields_to_ioctl_and_close)
+{
+	unsigned int usec = self->n.cfg->upstream ? 2000000 : 30000000;
+	struct rig *n = &self->n;
+	bool polling = false;
+	__u32 seq;
+	long long t;
+
+	ASSERT_EQ(0, set_busyloop(n, TXQ, usec));
+	/* As above, another task may end polling early: three tries. */
+	for (seq = 0; seq < 3 && !polling; seq++)
+		polling = busy_polling_after(_metadata, n, seq);
+	ASSERT_TRUE(polling)
+		TH_LOG("the worker stopped polling within %d ms", QUIET_MS);
+	if (n->cfg->upstream)
+		return;
+	t = vq_now_ms();
+	ASSERT_EQ(0, set_busyloop(n, TXQ, usec));
+	EXPECT_GT(5000, vq_now_ms() - t)
+		TH_LOG("SET_VRING_BUSYLOOP_TIMEOUT waited %lld ms",
+		       vq_now_ms() - t);
+	/* The ioctl ended the polling: start it again, then close. */
+	polling = false;
+	for (; seq < 6 && !polling; seq++)
+		polling = busy_polling_after(_metadata, n, seq);
+	ASSERT_TRUE(polling);
+	t = vq_now_ms();
+	ASSERT_EQ(0, close(n->fd));
+	n->fd = -1;
+	EXPECT_GT(5000, vq_now_ms() - t)
+		TH_LOG("close waited %lld ms", vq_now_ms() - t);
 }
 
 /*
