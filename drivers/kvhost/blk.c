@@ -2,22 +2,871 @@
 /*
  * kvhost-blk: virtio-blk over a block device or a regular file.
  *
- * The control plane (the core vhost ioctls) is complete; the block
- * backend is not implemented yet, so no vq can start.
+ * One backend file serves every request queue.  A queue's worker walks a
+ * chain, validates the request and submits it without waiting for it:
+ *
+ *  - IN and OUT as an async kiocb (->read_iter / ->write_iter with
+ *    ki_complete), which on an O_DIRECT fd goes straight to bios; on a
+ *    buffered fd the page-cache copy happens right there, in the worker;
+ *  - FLUSH, DISCARD and WRITE_ZEROES on the device's workqueue, since
+ *    vfs_fsync() and vfs_fallocate() sleep;
+ *  - GET_ID and anything invalid are completed at once.
+ *
+ * Completions, from any context, go on the queue's done list; the worker
+ * writes the status bytes and publishes the used entries in the owner's
+ * mm.  A queue has at most ring-size requests in flight; teardown stops
+ * the queues, then waits until every request has completed.
  */
+#include <linux/blkdev.h>
+#include <linux/falloc.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/ioprio.h>
 #include <linux/kvhost.h>
+#include <linux/llist.h>
+#include <linux/log2.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <kvhost/kvhost.h>
 
+#define KVH_BLK_MAX_QUEUES	16
+/* Data segments per request (VIRTIO_BLK_F_SEG_MAX). */
+#define KVH_BLK_SEG_MAX		128
+/* Any more descriptors than this in one chain: IOERR, nothing allocated. */
+#define KVH_BLK_IOV_MAX		(KVH_BLK_SEG_MAX + 8)
+/* DISCARD / WRITE_ZEROES segments per request, and sectors per segment. */
+#define KVH_BLK_DWZ_SEG_MAX	16
+#define KVH_BLK_DWZ_SECTORS	(SZ_2G >> SECTOR_SHIFT)
+#define KVH_BLK_HDR_LEN		sizeof(struct virtio_blk_outhdr)
+
+static unsigned int kvh_blk_max_queues = 4;
+module_param_named(max_queues, kvh_blk_max_queues, uint, 0444);
+MODULE_PARM_DESC(max_queues,
+		 "Request queues a kvhost-blk device may have (default 4, at most 16)");
+
+struct kvh_blk;
+
+/**
+ * struct kvh_blk_q - one request queue's completion state
+ * @vq: the vq
+ * @blk: the device
+ * @done: completed requests, for @done_work
+ * @done_work: publishes @done on the vq's worker
+ * @inflight: requests submitted and not yet published
+ * @idle: woken when @inflight drops to zero
+ * @throttled: the handler stopped at the in-flight limit; @done_work
+ *	requeues it (vq mutex)
+ */
+struct kvh_blk_q {
+	struct kvh_vq *vq;
+	struct kvh_blk *blk;
+	struct llist_head done;
+	struct kvh_work done_work;
+	atomic_t inflight;
+	wait_queue_head_t idle;
+	bool throttled;
+};
+
+/**
+ * struct kvh_blk - a kvhost-blk device
+ * @dev: the core device
+ * @file: the backend, or NULL (dev mutex; the vqs see it as their backend)
+ * @bdev: the block device when @file is one
+ * @wq: runs flush, discard and write-zeroes while a backend is attached
+ * @ro: @file has no write access
+ * @capacity: in 512-byte sectors, a multiple of @blk_size
+ * @blk_size: logical block size
+ * @config: what KVHOST_BLK_GET_CONFIG returns
+ * @serial: the GET_ID answer
+ * @q: per-queue state
+ * @vqs: the vqs
+ */
+struct kvh_blk {
+	struct kvh_dev dev;
+	struct file *file;
+	struct block_device *bdev;
+	struct workqueue_struct *wq;
+	bool ro;
+	u64 capacity;
+	u32 blk_size;
+	struct kvhost_blk_config config;
+	u8 serial[VIRTIO_BLK_ID_BYTES];
+	struct kvh_blk_q q[KVH_BLK_MAX_QUEUES];
+	struct kvh_vq vqs[];
+};
+
+/**
+ * struct kvh_blk_req - a request in flight
+ * @iocb: for IN and OUT
+ * @work: for FLUSH, DISCARD and WRITE_ZEROES
+ * @node: on the queue's done list
+ * @q: the queue
+ * @c: the chain; @c.iov and @c.log point into @iov
+ * @iter: the data, over @iov
+ * @status_ptr: the status byte, in the owner's mm
+ * @type: VIRTIO_BLK_T_*
+ * @status: VIRTIO_BLK_S_*
+ * @len: data bytes
+ * @written: data bytes written into guest memory
+ * @nseg: entries in @seg
+ * @seg: DISCARD / WRITE_ZEROES ranges, validated, in CPU order
+ * @iov: the chain's iovecs, then (when logging) its log entries
+ */
+struct kvh_blk_req {
+	struct kiocb iocb;
+	struct work_struct work;
+	struct llist_node node;
+	struct kvh_blk_q *q;
+	struct kvh_chain c;
+	struct iov_iter iter;
+	u8 __user *status_ptr;
+	u32 type;
+	u8 status;
+	u32 len;
+	u32 written;
+	unsigned int nseg;
+	struct {
+		u64 sector;
+		u32 num;
+		bool unmap;
+	} seg[KVH_BLK_DWZ_SEG_MAX];
+	struct iovec iov[];
+};
+
+static struct kvh_blk_q *kvh_blk_q(struct kvh_vq *vq)
+{
+	struct kvh_blk *b = container_of(vq->dev, struct kvh_blk, dev);
+
+	return &b->q[vq->index];
+}
+
+/* The status byte: the last writable byte of the chain, or NULL. */
+static u8 __user *kvh_blk_status_ptr(const struct kvh_chain *c)
+{
+	unsigned int i;
+
+	for (i = c->out + c->in; i > c->out; i--)
+		if (c->iov[i - 1].iov_len)
+			return (u8 __user *)c->iov[i - 1].iov_base +
+			       c->iov[i - 1].iov_len - 1;
+	return NULL;
+}
+
+/*
+ * Write the status and complete the chain: used length @len, and (when
+ * logging) the whole writable part marked dirty, since the status byte
+ * is its last byte.  vq mutex held.
+ */
+static void kvh_blk_complete(struct kvh_vq *vq, struct kvh_chain *c,
+			     u8 __user *status_ptr, u8 status, u32 len)
+{
+	if (vq->broken)
+		return;
+	if (status != VIRTIO_BLK_S_OK)
+		vq->drops++;
+	if (put_user(status, status_ptr)) {
+		kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
+		kvh_vq_fail(vq, KVH_E_UNMAPPED);
+		return;
+	}
+	kvh_vq_add_used_len(vq, c, len, c->in_len);
+}
+
+/* From any context: hand a finished request to the queue's worker. */
+static void kvh_blk_req_done(struct kvh_blk_req *req)
+{
+	struct kvh_blk_q *q = req->q;
+
+	llist_add(&req->node, &q->done);
+	kvh_work_queue(q->vq->worker, &q->done_work);
+}
+
+static void kvh_blk_done_work(struct kvh_work *work)
+{
+	struct kvh_blk_q *q = container_of(work, struct kvh_blk_q, done_work);
+	struct kvh_blk_req *req, *next;
+	struct kvh_vq *vq = q->vq;
+	struct llist_node *node;
+	int n = 0;
+
+	mutex_lock(&vq->mutex);
+	node = llist_reverse_order(llist_del_all(&q->done));
+	llist_for_each_entry_safe(req, next, node, node) {
+		kvh_blk_complete(vq, &req->c, req->status_ptr, req->status,
+				 req->written + 1);
+		kfree(req);
+		n++;
+	}
+	kvh_vq_flush_used(vq);
+	if (q->throttled) {
+		q->throttled = false;
+		if (vq->backend)
+			kvh_poll_queue(&vq->poll);
+	}
+	mutex_unlock(&vq->mutex);
+	if (n && atomic_sub_and_test(n, &q->inflight))
+		wake_up(&q->idle);
+}
+
+static void kvh_blk_rw_done(struct kiocb *iocb, long ret)
+{
+	struct kvh_blk_req *req = container_of(iocb, struct kvh_blk_req, iocb);
+
+	if ((iocb->ki_flags & IOCB_WRITE) &&
+	    S_ISREG(file_inode(iocb->ki_filp)->i_mode))
+		kiocb_end_write(iocb);
+	if (ret == req->len) {
+		req->status = VIRTIO_BLK_S_OK;
+		if (req->type == VIRTIO_BLK_T_IN)
+			req->written = req->len;
+	} else {
+		req->status = VIRTIO_BLK_S_IOERR;
+	}
+	kvh_blk_req_done(req);
+}
+
+static void kvh_blk_submit_rw(struct kvh_blk *b, struct kvh_blk_req *req,
+			      u64 sector)
+{
+	struct file *file = b->file;
+	struct kiocb *iocb = &req->iocb;
+	ssize_t r;
+
+	*iocb = (struct kiocb) {
+		.ki_filp = file,
+		.ki_flags = file->f_iocb_flags,
+		.ki_ioprio = get_current_ioprio(),
+		.ki_pos = sector << SECTOR_SHIFT,
+		.ki_complete = kvh_blk_rw_done,
+	};
+	if (req->type == VIRTIO_BLK_T_OUT) {
+		iocb->ki_flags |= IOCB_WRITE;
+		if (S_ISREG(file_inode(file)->i_mode))
+			kiocb_start_write(iocb);
+		r = call_write_iter(file, iocb, &req->iter);
+	} else {
+		r = call_read_iter(file, iocb, &req->iter);
+	}
+	if (r != -EIOCBQUEUED)
+		kvh_blk_rw_done(iocb, r);
+}
+
+/* Write zeroes the slow way, for backends without a fallocate mode. */
+static int kvh_blk_write_zeroes(struct file *file, loff_t pos, u64 len)
+{
+	struct bio_vec bv[16];
+	struct iov_iter it;
+	unsigned int i;
+	ssize_t r = 0;
+	u64 n;
+
+	for (i = 0; i < ARRAY_SIZE(bv); i++) {
+		bv[i].bv_page = ZERO_PAGE(0);
+		bv[i].bv_len = PAGE_SIZE;
+		bv[i].bv_offset = 0;
+	}
+	if (S_ISREG(file_inode(file)->i_mode))
+		file_start_write(file);
+	while (len) {
+		n = min_t(u64, len, ARRAY_SIZE(bv) * PAGE_SIZE);
+		iov_iter_bvec(&it, WRITE, bv, DIV_ROUND_UP(n, PAGE_SIZE), n);
+		r = vfs_iter_write(file, &it, &pos, 0);
+		if (r <= 0)
+			break;
+		len -= r;
+	}
+	if (S_ISREG(file_inode(file)->i_mode))
+		file_end_write(file);
+	return r < 0 ? r : len ? -EIO : 0;
+}
+
+/* One DISCARD or WRITE_ZEROES range. */
+static int kvh_blk_dwz_one(struct kvh_blk *b, u32 type, u64 sector, u32 num,
+			   bool unmap)
+{
+	loff_t pos = sector << SECTOR_SHIFT, len = (loff_t)num << SECTOR_SHIFT;
+	int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	int r;
+
+	if (type == VIRTIO_BLK_T_DISCARD)
+		/* On a block device, a plain discard: no zeroes promised. */
+		return vfs_fallocate(b->file, b->bdev ?
+				     punch | FALLOC_FL_NO_HIDE_STALE : punch,
+				     pos, len);
+	/* WRITE_ZEROES: the range reads as zeroes afterwards, always. */
+	r = vfs_fallocate(b->file, unmap ? punch : zero, pos, len);
+	if (r == -EOPNOTSUPP)
+		r = vfs_fallocate(b->file, unmap ? zero : punch, pos, len);
+	if (r == -EOPNOTSUPP)
+		r = kvh_blk_write_zeroes(b->file, pos, len);
+	return r;
+}
+
+static void kvh_blk_slow_work(struct work_struct *work)
+{
+	struct kvh_blk_req *req = container_of(work, struct kvh_blk_req, work);
+	struct kvh_blk *b = req->q->blk;
+	unsigned int i;
+	int r = 0;
+
+	if (req->type == VIRTIO_BLK_T_FLUSH)
+		r = vfs_fsync(b->file, 0);
+	for (i = 0; i < req->nseg && !r; i++)
+		r = kvh_blk_dwz_one(b, req->type, req->seg[i].sector,
+				    req->seg[i].num, req->seg[i].unmap);
+	req->status = r ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	kvh_blk_req_done(req);
+}
+
+/* Is [sector, sector + bytes / 512) aligned and within the capacity? */
+static bool kvh_blk_range_ok(const struct kvh_blk *b, u64 sector, u64 bytes)
+{
+	u32 spb = b->blk_size >> SECTOR_SHIFT;
+
+	return !(bytes & (b->blk_size - 1)) && !(sector & (spb - 1)) &&
+	       sector <= b->capacity &&
+	       bytes >> SECTOR_SHIFT <= b->capacity - sector;
+}
+
+/*
+ * Read and check DISCARD / WRITE_ZEROES segments from @out (after the
+ * header) into @req.  Returns a status.
+ */
+static u8 kvh_blk_parse_dwz(struct kvh_blk *b, struct kvh_blk_req *req,
+			    struct iov_iter *out, size_t bytes)
+{
+	struct virtio_blk_discard_write_zeroes s;
+	unsigned int i;
+	u64 sector;
+	u32 num, flags;
+
+	if (!bytes || bytes % sizeof(s) ||
+	    bytes / sizeof(s) > KVH_BLK_DWZ_SEG_MAX)
+		return VIRTIO_BLK_S_IOERR;
+	req->nseg = bytes / sizeof(s);
+	for (i = 0; i < req->nseg; i++) {
+		if (copy_from_iter(&s, sizeof(s), out) != sizeof(s))
+			return VIRTIO_BLK_S_IOERR;
+		sector = le64_to_cpu(s.sector);
+		num = le32_to_cpu(s.num_sectors);
+		flags = le32_to_cpu(s.flags);
+		if (flags & ~(req->type == VIRTIO_BLK_T_WRITE_ZEROES ?
+			      VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0))
+			return VIRTIO_BLK_S_UNSUPP;
+		if (!num || num > KVH_BLK_DWZ_SECTORS ||
+		    !kvh_blk_range_ok(b, sector, (u64)num << SECTOR_SHIFT))
+			return VIRTIO_BLK_S_IOERR;
+		req->seg[i].sector = sector;
+		req->seg[i].num = num;
+		req->seg[i].unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* A copy of the chain that outlives the vq's scratch arrays. */
+static struct kvh_blk_req *kvh_blk_req_alloc(struct kvh_vq *vq,
+					     const struct kvh_chain *c)
+{
+	unsigned int niov = c->out + c->in;
+	struct kvh_blk_req *req;
+	size_t size;
+
+	size = struct_size(req, iov, niov);
+	if (c->nlog)
+		size += c->nlog * sizeof(*c->log);
+	req = kmalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!req)
+		return NULL;
+	req->c = *c;
+	req->c.iov = req->iov;
+	memcpy(req->iov, c->iov, niov * sizeof(*c->iov));
+	if (c->nlog) {
+		req->c.log = (struct kvh_log_ent *)&req->iov[niov];
+		memcpy(req->c.log, c->log, c->nlog * sizeof(*c->log));
+	}
+	req->q = kvh_blk_q(vq);
+	req->written = 0;
+	req->nseg = 0;
+	req->status = VIRTIO_BLK_S_OK;
+	return req;
+}
+
+/* Segments holding the @bytes after the first @skip bytes of @iov. */
+static unsigned int kvh_blk_nsegs(const struct iovec *iov, unsigned int n,
+				  size_t skip, size_t bytes)
+{
+	unsigned int i, segs = 0;
+	size_t len;
+
+	for (i = 0; i < n && bytes; i++) {
+		len = iov[i].iov_len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		len -= skip;
+		skip = 0;
+		segs++;
+		bytes -= min(len, bytes);
+	}
+	return segs;
+}
+
+/* Answer GET_ID into @in.  Returns the bytes written. */
+static u32 kvh_blk_get_id(struct kvh_blk *b, struct iov_iter *in)
+{
+	size_t n = min_t(size_t, iov_iter_count(in), sizeof(b->serial));
+
+	return copy_to_iter(b->serial, n, in) == n ? n : 0;
+}
+
+/*
+ * Validate one request and submit it.  Errors found here complete the
+ * chain at once; a chain with nowhere to put the status is bad guest
+ * input and stops the queue.  vq mutex held.
+ */
+static void kvh_blk_submit(struct kvh_blk *b, struct kvh_vq *vq,
+			   struct kvh_chain *c)
+{
+	struct kvh_blk_q *q = kvh_blk_q(vq);
+	struct virtio_blk_outhdr hdr;
+	bool le = vq->vr.little_endian;
+	struct kvh_blk_req *req;
+	struct iov_iter out, in;
+	u8 __user *st;
+	size_t data;
+	u64 sector;
+	u8 status;
+
+	st = kvh_blk_status_ptr(c);
+	if (!st) {
+		kvh_vring_fail(&vq->vr, KVH_E_DEVICE, -EINVAL);
+		kvh_vq_fail(vq, KVH_E_DEVICE);
+		return;
+	}
+	if (c->out + c->in > KVH_BLK_IOV_MAX || c->out_len < KVH_BLK_HDR_LEN) {
+		kvh_blk_complete(vq, c, st, VIRTIO_BLK_S_IOERR, 1);
+		return;
+	}
+	iov_iter_init(&out, WRITE, c->iov, c->out, c->out_len);
+	if (copy_from_iter(&hdr, sizeof(hdr), &out) != sizeof(hdr)) {
+		kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
+		kvh_vq_fail(vq, KVH_E_UNMAPPED);
+		return;
+	}
+	req = kvh_blk_req_alloc(vq, c);
+	if (!req) {
+		kvh_blk_complete(vq, c, st, VIRTIO_BLK_S_IOERR, 1);
+		return;
+	}
+	req->status_ptr = st;
+	req->type = __virtio32_to_cpu(le, hdr.type);
+	sector = __virtio64_to_cpu(le, hdr.sector);
+	data = c->out_len - sizeof(hdr);
+	/* The iterators again, over the request's own copy of the iovecs. */
+	iov_iter_init(&out, WRITE, req->iov, c->out, c->out_len);
+	iov_iter_advance(&out, sizeof(hdr));
+	iov_iter_init(&in, READ, req->iov + c->out, c->in, c->in_len - 1);
+
+	status = VIRTIO_BLK_S_IOERR;
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		req->len = c->in_len - 1;
+		req->iter = in;
+		if (data || !kvh_blk_range_ok(b, sector, req->len) ||
+		    kvh_blk_nsegs(req->iov + c->out, c->in, 0, req->len) >
+		    KVH_BLK_SEG_MAX)
+			break;
+		goto submit_rw;
+	case VIRTIO_BLK_T_OUT:
+		req->len = data;
+		req->iter = out;
+		if (b->ro || c->in_len != 1 ||
+		    !kvh_blk_range_ok(b, sector, req->len) ||
+		    kvh_blk_nsegs(req->iov, c->out, sizeof(hdr), req->len) >
+		    KVH_BLK_SEG_MAX)
+			break;
+		goto submit_rw;
+	case VIRTIO_BLK_T_FLUSH:
+		if (data || c->in_len != 1)
+			break;
+		goto submit_slow;
+	case VIRTIO_BLK_T_GET_ID:
+		if (data)
+			break;
+		req->written = kvh_blk_get_id(b, &in);
+		status = VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (!(b->config.features & (1ULL <<
+		      (req->type == VIRTIO_BLK_T_DISCARD ?
+		       VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES)))) {
+			status = b->ro ? VIRTIO_BLK_S_IOERR :
+					 VIRTIO_BLK_S_UNSUPP;
+			break;
+		}
+		if (c->in_len != 1)
+			break;
+		status = kvh_blk_parse_dwz(b, req, &out, data);
+		if (status != VIRTIO_BLK_S_OK)
+			break;
+		goto submit_slow;
+	default:
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	kvh_blk_complete(vq, &req->c, st, status, req->written + 1);
+	kfree(req);
+	return;
+
+submit_rw:
+	atomic_inc(&q->inflight);
+	kvh_blk_submit_rw(b, req, sector);
+	return;
+submit_slow:
+	atomic_inc(&q->inflight);
+	INIT_WORK(&req->work, kvh_blk_slow_work);
+	queue_work(b->wq, &req->work);
+}
+
+static void kvh_blk_handle(struct kvh_vq *vq)
+{
+	struct kvh_blk *b = container_of(vq->dev, struct kvh_blk, dev);
+	struct kvh_blk_q *q = kvh_blk_q(vq);
+	unsigned int reqs = 0;
+	struct kvh_chain c;
+	int r;
+
+	mutex_lock(&vq->mutex);
+	if (!vq->backend || vq->broken)
+		goto out;
+	kvh_vq_disable_notify(vq);
+	while (!vq->broken) {
+		if (atomic_read(&q->inflight) >= vq->vr.num) {
+			/* Full: the next completion requeues us. */
+			q->throttled = true;
+			break;
+		}
+		r = kvh_vq_get_chain(vq, &c);
+		if (r == -EAGAIN) {
+			kvh_vq_flush_used(vq);
+			if (kvh_vq_busy_poll(vq, kvh_vq_avail_pending))
+				continue;
+			if (kvh_vq_enable_notify(vq)) {
+				kvh_vq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		if (r)
+			break;
+		kvh_blk_submit(b, vq, &c);
+		if (kvh_vq_exceeds_weight(vq, ++reqs, 0))
+			break;
+	}
+	kvh_vq_flush_used(vq);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+/* Stop every queue, then wait for what is in flight.  dev mutex held. */
+static void kvh_blk_stop_queues(struct kvh_blk *b, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		kvh_vq_stop(&b->vqs[i]);
+	for (i = 0; i < n; i++) {
+		wait_event(b->q[i].idle, !atomic_read(&b->q[i].inflight));
+		/* The last done_work may still be returning. */
+		if (b->vqs[i].worker)
+			kvh_worker_flush(b->vqs[i].worker);
+	}
+}
+
+static void kvh_blk_detach(struct kvh_blk *b)
+{
+	if (!b->file)
+		return;
+	kvh_blk_stop_queues(b, b->dev.nvqs);
+	destroy_workqueue(b->wq);
+	b->wq = NULL;
+	fput(b->file);
+	b->file = NULL;
+	b->bdev = NULL;
+	memset(&b->config, 0, sizeof(b->config));
+}
+
+/* Fill the geometry and config for @file.  dev mutex held. */
+static int kvh_blk_probe(struct kvh_blk *b, struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	struct kvhost_blk_config *cfg = &b->config;
+	u32 phys, align = 0, io_min, io_opt = 0, max_discard;
+	u64 size, features = KVH_BLK_FEATURES;
+	bool discard;
+
+	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter)
+		return -EINVAL;
+	b->ro = !(file->f_mode & FMODE_WRITE) || !file->f_op->write_iter;
+	if (S_ISBLK(inode->i_mode)) {
+		b->bdev = I_BDEV(file->f_mapping->host);
+		size = bdev_nr_bytes(b->bdev);
+		b->blk_size = bdev_logical_block_size(b->bdev);
+		phys = bdev_physical_block_size(b->bdev);
+		align = bdev_alignment_offset(b->bdev);
+		io_min = bdev_io_min(b->bdev);
+		io_opt = bdev_io_opt(b->bdev);
+		max_discard = min_t(u64, bdev_max_discard_sectors(b->bdev),
+				    KVH_BLK_DWZ_SECTORS);
+		discard = max_discard && !bdev_read_only(b->bdev);
+		if (bdev_read_only(b->bdev))
+			b->ro = true;
+	} else if (S_ISREG(inode->i_mode)) {
+		b->bdev = NULL;
+		size = i_size_read(inode);
+		b->blk_size = SECTOR_SIZE;
+		phys = SECTOR_SIZE;
+		io_min = SECTOR_SIZE;
+		max_discard = KVH_BLK_DWZ_SECTORS;
+		discard = !!file->f_op->fallocate;
+	} else {
+		return -EINVAL;
+	}
+	if (size < b->blk_size)
+		return -EINVAL;
+	b->capacity = (size & ~(u64)(b->blk_size - 1)) >> SECTOR_SHIFT;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->capacity = cpu_to_le64(b->capacity);
+	cfg->seg_max = cpu_to_le32(KVH_BLK_SEG_MAX);
+	cfg->blk_size = cpu_to_le32(b->blk_size);
+	cfg->physical_block_exp = ilog2(max(phys, b->blk_size) / b->blk_size);
+	cfg->alignment_offset = align / b->blk_size;
+	cfg->min_io_size = cpu_to_le16(max(io_min / b->blk_size, 1U));
+	cfg->opt_io_size = cpu_to_le32(io_opt / b->blk_size);
+	cfg->wce = 1;
+	cfg->num_queues = cpu_to_le16(b->dev.nvqs_used);
+	cfg->max_discard_sectors = cpu_to_le32(max_discard);
+	cfg->max_discard_seg = cpu_to_le32(KVH_BLK_DWZ_SEG_MAX);
+	cfg->discard_sector_alignment =
+		cpu_to_le32(b->blk_size >> SECTOR_SHIFT);
+	cfg->max_write_zeroes_sectors = cpu_to_le32(KVH_BLK_DWZ_SECTORS);
+	cfg->max_write_zeroes_seg = cpu_to_le32(KVH_BLK_DWZ_SEG_MAX);
+	cfg->write_zeroes_may_unmap = 1;
+	if (b->ro)
+		features &= ~((1ULL << VIRTIO_BLK_F_DISCARD) |
+			      (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	else
+		features &= ~(1ULL << VIRTIO_BLK_F_RO);
+	if (!discard)
+		features &= ~(1ULL << VIRTIO_BLK_F_DISCARD);
+	cfg->features = features;
+	return 0;
+}
+
+static long kvh_blk_set_backend(struct kvh_blk *b,
+				struct kvhost_blk_backend __user *argp)
+{
+	struct kvh_dev *dev = &b->dev;
+	struct kvhost_blk_backend a;
+	struct file *file;
+	unsigned int i;
+	long r;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (memchr_inv(a.reserved, 0, sizeof(a.reserved)))
+		return -EINVAL;
+	mutex_lock(&dev->mutex);
+	r = kvh_dev_check_owner(dev);
+	if (r)
+		goto out;
+	if (a.fd == -1) {
+		kvh_blk_detach(b);
+		goto out;
+	}
+	r = -EBUSY;
+	if (b->file)
+		goto out;
+	file = fget(a.fd);
+	r = -EBADF;
+	if (!file)
+		goto out;
+	r = kvh_blk_probe(b, file);
+	if (r)
+		goto err_fput;
+	r = -ENOMEM;
+	b->wq = alloc_workqueue("kvh-blk-%u", WQ_UNBOUND, 0, dev->id);
+	if (!b->wq)
+		goto err_fput;
+	b->file = file;
+	for (i = 0; i < dev->nvqs_used; i++) {
+		struct kvh_vq *vq = &b->vqs[i];
+
+		kvh_vq_lock_ctl(vq);
+		b->q[i].throttled = false;
+		r = vq->vr.num && vq->vr.desc ? kvh_vq_start(vq, file) :
+						 -EFAULT;
+		mutex_unlock(&vq->mutex);
+		if (r)
+			goto err_stop;
+	}
+	goto out;
+
+err_stop:
+	kvh_blk_stop_queues(b, i);
+	destroy_workqueue(b->wq);
+	b->wq = NULL;
+	b->file = NULL;
+err_fput:
+	b->bdev = NULL;
+	memset(&b->config, 0, sizeof(b->config));
+	fput(file);
+out:
+	mutex_unlock(&dev->mutex);
+	return r;
+}
+
+/* Has any vring of the device been configured? */
+static bool kvh_blk_vrings_touched(struct kvh_blk *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->dev.nvqs; i++)
+		if (b->vqs[i].vr.num || b->vqs[i].vr.desc)
+			return true;
+	return false;
+}
+
+static long kvh_blk_set_num_queues(struct kvh_blk *b,
+				   struct kvhost_blk_queues __user *argp)
+{
+	struct kvh_dev *dev = &b->dev;
+	struct kvhost_blk_queues a;
+	long r;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	mutex_lock(&dev->mutex);
+	r = kvh_dev_check_owner(dev);
+	if (r)
+		goto out;
+	r = -EINVAL;
+	if (a.reserved || !a.num || a.num > dev->nvqs)
+		goto out;
+	r = -EBUSY;
+	if (b->file || kvh_blk_vrings_touched(b))
+		goto out;
+	dev->nvqs_used = a.num;
+	r = 0;
+out:
+	mutex_unlock(&dev->mutex);
+	return r;
+}
+
+static long kvh_blk_get_config(struct kvh_blk *b,
+			       struct kvhost_blk_config __user *argp)
+{
+	struct kvh_dev *dev = &b->dev;
+	struct kvhost_blk_config cfg;
+	long r;
+
+	mutex_lock(&dev->mutex);
+	r = kvh_dev_check_owner(dev);
+	if (!r && !b->file)
+		r = -ENXIO;
+	cfg = b->config;
+	mutex_unlock(&dev->mutex);
+	if (r)
+		return r;
+	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
+}
+
+static long kvh_blk_set_serial(struct kvh_blk *b,
+			       struct kvhost_blk_serial __user *argp)
+{
+	struct kvh_dev *dev = &b->dev;
+	struct kvhost_blk_serial a;
+	long r;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.reserved)
+		return -EINVAL;
+	mutex_lock(&dev->mutex);
+	r = kvh_dev_check_owner(dev);
+	if (!r)
+		memcpy(b->serial, a.id, sizeof(b->serial));
+	mutex_unlock(&dev->mutex);
+	return r;
+}
+
+static long kvh_blk_ioctl(struct kvh_dev *dev, unsigned int cmd,
+			  void __user *argp)
+{
+	struct kvh_blk *b = container_of(dev, struct kvh_blk, dev);
+
+	switch (cmd) {
+	case KVHOST_BLK_SET_BACKEND:
+		return kvh_blk_set_backend(b, argp);
+	case KVHOST_BLK_SET_NUM_QUEUES:
+		return kvh_blk_set_num_queues(b, argp);
+	case KVHOST_BLK_GET_CONFIG:
+		return kvh_blk_get_config(b, argp);
+	case KVHOST_BLK_SET_SERIAL:
+		return kvh_blk_set_serial(b, argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+/* Owner gone, RESET_OWNER or close: drain and detach.  dev mutex held. */
+static void kvh_blk_stop(struct kvh_dev *dev)
+{
+	kvh_blk_detach(container_of(dev, struct kvh_blk, dev));
+}
+
+static void kvh_blk_free(struct kvh_dev *dev)
+{
+	kvfree(container_of(dev, struct kvh_blk, dev));
+}
+
 static struct kvh_dev *kvh_blk_alloc(void)
 {
-	return kvh_dev_alloc_plain(&kvh_blk_ops, 1);
+	unsigned int i, n;
+	struct kvh_blk *b;
+
+	n = clamp(kvh_blk_max_queues, 1U, (unsigned int)KVH_BLK_MAX_QUEUES);
+	b = kvzalloc(struct_size(b, vqs, n), GFP_KERNEL_ACCOUNT);
+	if (!b)
+		return NULL;
+	kvh_dev_init(&b->dev, &kvh_blk_ops, b->vqs, n, kvh_blk_handle);
+	/* One queue until KVHOST_BLK_SET_NUM_QUEUES says otherwise. */
+	b->dev.nvqs_used = 1;
+	for (i = 0; i < n; i++) {
+		b->q[i].vq = &b->vqs[i];
+		b->q[i].blk = b;
+		init_llist_head(&b->q[i].done);
+		kvh_work_init(&b->q[i].done_work, kvh_blk_done_work);
+		atomic_set(&b->q[i].inflight, 0);
+		init_waitqueue_head(&b->q[i].idle);
+	}
+	return &b->dev;
 }
 
 const struct kvh_dev_ops kvh_blk_ops = {
 	.name = KVHOST_BLK_NODE,
 	.features = KVH_BLK_FEATURES,
 	.alloc = kvh_blk_alloc,
-	.free = kvh_dev_free_plain,
+	.free = kvh_blk_free,
+	.stop = kvh_blk_stop,
+	.ioctl = kvh_blk_ioctl,
 };
 EXPORT_SYMBOL_IF_KVH_KUNIT(kvh_blk_ops);

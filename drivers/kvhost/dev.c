@@ -39,6 +39,7 @@ int kvh_dev_init(struct kvh_dev *dev, const struct kvh_dev_ops *ops,
 	dev->ops = ops;
 	dev->vqs = vqs;
 	dev->nvqs = nvqs;
+	dev->nvqs_used = nvqs;
 	dev->id = atomic_inc_return(&kvh_next_id);
 	for (i = 0; i < nvqs; i++)
 		kvh_vq_init(&vqs[i], dev, i, handle);
@@ -451,9 +452,9 @@ static long kvh_vring_ioctl(struct kvh_dev *dev, unsigned int cmd,
 
 	if (get_user(idx, (u32 __user *)argp))
 		return -EFAULT;
-	if (idx >= dev->nvqs)
+	if (idx >= dev->nvqs_used)
 		return -ENOBUFS;
-	idx = array_index_nospec(idx, dev->nvqs);
+	idx = array_index_nospec(idx, dev->nvqs_used);
 	vq = &dev->vqs[idx];
 
 	kvh_vq_lock_ctl(vq);

@@ -274,20 +274,24 @@ void kvh_vq_flush_used(struct kvh_vq *vq)
 }
 
 /**
- * kvh_vq_add_used - complete a chain; published in batches
+ * kvh_vq_add_used_len - complete a chain, logging more than its used length
  * @vq: the vq, mutex held
  * @c: the chain
- * @written: bytes written into its writable part
+ * @len: the used length reported to the driver
+ * @logged: bytes from the start of the writable part to mark dirty, for a
+ *	device that wrote somewhere other than a prefix (kvhost-blk's status
+ *	byte is the last writable byte)
  *
  * Return: 0, or a negative errno when the dirty log could not be written
  * (the vq is then stopped).
  */
-int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written)
+int kvh_vq_add_used_len(struct kvh_vq *vq, struct kvh_chain *c, u32 len,
+			u32 logged)
 {
 	int r;
 
-	if (vq->vr.log && written) {
-		r = kvh_vring_log_write(&vq->vr, c, written);
+	if (vq->vr.log && logged) {
+		r = kvh_vring_log_write(&vq->vr, c, logged);
 		if (r) {
 			kvh_vq_fail(vq, vq->vr.last_err);
 			return r;
@@ -295,10 +299,24 @@ int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written)
 		if (vq->log_ctx)
 			eventfd_signal(vq->log_ctx, 1);
 	}
-	vq->used[vq->nused++] = kvh_used_elem(&vq->vr, c->head, written);
+	vq->used[vq->nused++] = kvh_used_elem(&vq->vr, c->head, len);
 	if (vq->nused == ARRAY_SIZE(vq->used) || vq->nused == vq->vr.num)
 		kvh_vq_flush_used(vq);
 	return 0;
+}
+
+/**
+ * kvh_vq_add_used - complete a chain; published in batches
+ * @vq: the vq, mutex held
+ * @c: the chain
+ * @written: bytes written into its writable part, from its start
+ *
+ * Return: 0, or a negative errno when the dirty log could not be written
+ * (the vq is then stopped).
+ */
+int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written)
+{
+	return kvh_vq_add_used_len(vq, c, written, written);
 }
 
 void kvh_vq_disable_notify(struct kvh_vq *vq)

@@ -27,6 +27,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
@@ -60,7 +61,15 @@
 #define KVH_NET_FEATURES	(KVH_CORE_FEATURES | \
 				 (1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
 				 (1ULL << VIRTIO_NET_F_MRG_RXBUF))
-#define KVH_BLK_FEATURES	(KVH_CORE_FEATURES)
+#define KVH_BLK_FEATURES	(KVH_CORE_FEATURES | \
+				 (1ULL << VIRTIO_BLK_F_SEG_MAX) | \
+				 (1ULL << VIRTIO_BLK_F_BLK_SIZE) | \
+				 (1ULL << VIRTIO_BLK_F_TOPOLOGY) | \
+				 (1ULL << VIRTIO_BLK_F_FLUSH) | \
+				 (1ULL << VIRTIO_BLK_F_DISCARD) | \
+				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) | \
+				 (1ULL << VIRTIO_BLK_F_MQ) | \
+				 (1ULL << VIRTIO_BLK_F_RO))
 #define KVH_TEST_FEATURES	(KVH_CORE_FEATURES)
 
 /* Run budgets: after this much work a vq yields and requeues itself. */
@@ -175,6 +184,9 @@ struct kvh_vq {
  * @log_ctx: VHOST_SET_LOG_FD, or NULL
  * @vqs: the virtqueues
  * @nvqs: how many
+ * @nvqs_used: how many the vring ioctls may address (@nvqs unless the
+ *	device type lowers it, as kvhost-blk's SET_NUM_QUEUES does); every
+ *	vq is configured and torn down all the same
  * @workers: one per vq, or one for the device (module parameter)
  * @nworkers: how many
  * @id: unique id, shown in fdinfo and naming the debugfs directory
@@ -191,6 +203,7 @@ struct kvh_dev {
 	struct eventfd_ctx *log_ctx;
 	struct kvh_vq *vqs;
 	unsigned int nvqs;
+	unsigned int nvqs_used;
 	struct kvh_worker **workers;
 	unsigned int nworkers;
 	u32 id;
@@ -235,6 +248,8 @@ int kvh_vq_get_chain(struct kvh_vq *vq, struct kvh_chain *c);
 int kvh_vq_get_chain_at(struct kvh_vq *vq, struct kvh_chain *c,
 			unsigned int seg);
 int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written);
+int kvh_vq_add_used_len(struct kvh_vq *vq, struct kvh_chain *c, u32 len,
+			u32 logged);
 void kvh_vq_flush_used(struct kvh_vq *vq);
 void kvh_vq_disable_notify(struct kvh_vq *vq);
 bool kvh_vq_enable_notify(struct kvh_vq *vq);

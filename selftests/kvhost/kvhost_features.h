@@ -8,6 +8,7 @@
 #define KVHOST_SELFTEST_FEATURES_H
 
 #include <linux/vhost.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
@@ -21,6 +22,14 @@
 #define KVH_TEST_NET_FEATURES	(KVH_TEST_CORE_FEATURES | \
 				 (1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
 				 (1ULL << VIRTIO_NET_F_MRG_RXBUF))
-#define KVH_TEST_BLK_FEATURES	(KVH_TEST_CORE_FEATURES)
+#define KVH_TEST_BLK_FEATURES	(KVH_TEST_CORE_FEATURES | \
+				 (1ULL << VIRTIO_BLK_F_SEG_MAX) | \
+				 (1ULL << VIRTIO_BLK_F_BLK_SIZE) | \
+				 (1ULL << VIRTIO_BLK_F_TOPOLOGY) | \
+				 (1ULL << VIRTIO_BLK_F_FLUSH) | \
+				 (1ULL << VIRTIO_BLK_F_DISCARD) | \
+				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) | \
+				 (1ULL << VIRTIO_BLK_F_MQ) | \
+				 (1ULL << VIRTIO_BLK_F_RO))
 
 #endif
