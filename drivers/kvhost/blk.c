@@ -827,10 +827,14 @@ static long kvh_blk_ioctl(struct kvh_dev *dev, unsigned int cmd,
 	}
 }
 
-/* Owner gone, RESET_OWNER or close: drain and detach.  dev mutex held. */
+/*
+ * Owner gone, RESET_OWNER or close: drain and detach, and back to one
+ * queue.  dev mutex held.
+ */
 static void kvh_blk_stop(struct kvh_dev *dev)
 {
 	kvh_blk_detach(container_of(dev, struct kvh_blk, dev));
+	dev->nvqs_used = 1;
 }
 
 static void kvh_blk_free(struct kvh_dev *dev)
