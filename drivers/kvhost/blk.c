@@ -25,23 +25,15 @@
 #include <linux/kvhost.h>
 #include <linux/llist.h>
 #include <linux/log2.h>
-#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include <kvhost/blk_req.h>
 #include <kvhost/kvhost.h>
 
 #define KVH_BLK_MAX_QUEUES	16
-/* Data segments per request (VIRTIO_BLK_F_SEG_MAX). */
-#define KVH_BLK_SEG_MAX		128
-/* Any more descriptors than this in one chain: IOERR, nothing allocated. */
-#define KVH_BLK_IOV_MAX		(KVH_BLK_SEG_MAX + 8)
-/* DISCARD / WRITE_ZEROES segments per request, and sectors per segment. */
-#define KVH_BLK_DWZ_SEG_MAX	16
-#define KVH_BLK_DWZ_SECTORS	(SZ_2G >> SECTOR_SHIFT)
-#define KVH_BLK_HDR_LEN		sizeof(struct virtio_blk_outhdr)
 
 static unsigned int kvh_blk_max_queues = 4;
 module_param_named(max_queues, kvh_blk_max_queues, uint, 0444);
@@ -77,9 +69,7 @@ struct kvh_blk_q {
  * @file: the backend, or NULL (dev mutex; the vqs see it as their backend)
  * @bdev: the block device when @file is one
  * @wq: runs flush, discard and write-zeroes while a backend is attached
- * @ro: @file has no write access
- * @capacity: in 512-byte sectors, a multiple of @blk_size
- * @blk_size: logical block size
+ * @geom: what requests are checked against (capacity, block size, ...)
  * @config: what KVHOST_BLK_GET_CONFIG returns
  * @serial: the GET_ID answer
  * @q: per-queue state
@@ -90,9 +80,7 @@ struct kvh_blk {
 	struct file *file;
 	struct block_device *bdev;
 	struct workqueue_struct *wq;
-	bool ro;
-	u64 capacity;
-	u32 blk_size;
+	struct kvh_blk_geom geom;
 	struct kvhost_blk_config config;
 	u8 serial[VIRTIO_BLK_ID_BYTES];
 	struct kvh_blk_q q[KVH_BLK_MAX_QUEUES];
@@ -129,11 +117,7 @@ struct kvh_blk_req {
 	u32 len;
 	u32 written;
 	unsigned int nseg;
-	struct {
-		u64 sector;
-		u32 num;
-		bool unmap;
-	} seg[KVH_BLK_DWZ_SEG_MAX];
+	struct kvh_blk_seg seg[KVH_BLK_DWZ_SEG_MAX];
 	struct iovec iov[];
 };
 
@@ -142,18 +126,6 @@ static struct kvh_blk_q *kvh_blk_q(struct kvh_vq *vq)
 	struct kvh_blk *b = container_of(vq->dev, struct kvh_blk, dev);
 
 	return &b->q[vq->index];
-}
-
-/* The status byte: the last writable byte of the chain, or NULL. */
-static u8 __user *kvh_blk_status_ptr(const struct kvh_chain *c)
-{
-	unsigned int i;
-
-	for (i = c->out + c->in; i > c->out; i--)
-		if (c->iov[i - 1].iov_len)
-			return (u8 __user *)c->iov[i - 1].iov_base +
-			       c->iov[i - 1].iov_len - 1;
-	return NULL;
 }
 
 /*
@@ -323,51 +295,6 @@ static void kvh_blk_slow_work(struct work_struct *work)
 	kvh_blk_req_done(req);
 }
 
-/* Is [sector, sector + bytes / 512) aligned and within the capacity? */
-static bool kvh_blk_range_ok(const struct kvh_blk *b, u64 sector, u64 bytes)
-{
-	u32 spb = b->blk_size >> SECTOR_SHIFT;
-
-	return !(bytes & (b->blk_size - 1)) && !(sector & (spb - 1)) &&
-	       sector <= b->capacity &&
-	       bytes >> SECTOR_SHIFT <= b->capacity - sector;
-}
-
-/*
- * Read and check DISCARD / WRITE_ZEROES segments from @out (after the
- * header) into @req.  Returns a status.
- */
-static u8 kvh_blk_parse_dwz(struct kvh_blk *b, struct kvh_blk_req *req,
-			    struct iov_iter *out, size_t bytes)
-{
-	struct virtio_blk_discard_write_zeroes s;
-	unsigned int i;
-	u64 sector;
-	u32 num, flags;
-
-	if (!bytes || bytes % sizeof(s) ||
-	    bytes / sizeof(s) > KVH_BLK_DWZ_SEG_MAX)
-		return VIRTIO_BLK_S_IOERR;
-	req->nseg = bytes / sizeof(s);
-	for (i = 0; i < req->nseg; i++) {
-		if (copy_from_iter(&s, sizeof(s), out) != sizeof(s))
-			return VIRTIO_BLK_S_IOERR;
-		sector = le64_to_cpu(s.sector);
-		num = le32_to_cpu(s.num_sectors);
-		flags = le32_to_cpu(s.flags);
-		if (flags & ~(req->type == VIRTIO_BLK_T_WRITE_ZEROES ?
-			      VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0))
-			return VIRTIO_BLK_S_UNSUPP;
-		if (!num || num > KVH_BLK_DWZ_SECTORS ||
-		    !kvh_blk_range_ok(b, sector, (u64)num << SECTOR_SHIFT))
-			return VIRTIO_BLK_S_IOERR;
-		req->seg[i].sector = sector;
-		req->seg[i].num = num;
-		req->seg[i].unmap = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-	}
-	return VIRTIO_BLK_S_OK;
-}
-
 /* A copy of the chain that outlives the vq's scratch arrays. */
 static struct kvh_blk_req *kvh_blk_req_alloc(struct kvh_vq *vq,
 					     const struct kvh_chain *c)
@@ -396,143 +323,71 @@ static struct kvh_blk_req *kvh_blk_req_alloc(struct kvh_vq *vq,
 	return req;
 }
 
-/* Segments holding the @bytes after the first @skip bytes of @iov. */
-static unsigned int kvh_blk_nsegs(const struct iovec *iov, unsigned int n,
-				  size_t skip, size_t bytes)
-{
-	unsigned int i, segs = 0;
-	size_t len;
-
-	for (i = 0; i < n && bytes; i++) {
-		len = iov[i].iov_len;
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		len -= skip;
-		skip = 0;
-		segs++;
-		bytes -= min(len, bytes);
-	}
-	return segs;
-}
-
-/* Answer GET_ID into @in.  Returns the bytes written. */
-static u32 kvh_blk_get_id(struct kvh_blk *b, struct iov_iter *in)
-{
-	size_t n = min_t(size_t, iov_iter_count(in), sizeof(b->serial));
-
-	return copy_to_iter(b->serial, n, in) == n ? n : 0;
-}
-
 /*
  * Validate one request and submit it.  Errors found here complete the
- * chain at once; a chain with nowhere to put the status is bad guest
- * input and stops the queue.  vq mutex held.
+ * chain at once; a chain with nowhere to put the status, or whose header
+ * cannot be read, is bad guest input and stops the queue.  vq mutex held.
  */
 static void kvh_blk_submit(struct kvh_blk *b, struct kvh_vq *vq,
 			   struct kvh_chain *c)
 {
 	struct kvh_blk_q *q = kvh_blk_q(vq);
-	struct virtio_blk_outhdr hdr;
-	bool le = vq->vr.little_endian;
+	struct kvh_blk_parsed p;
 	struct kvh_blk_req *req;
-	struct iov_iter out, in;
-	u8 __user *st;
-	size_t data;
-	u64 sector;
-	u8 status;
+	struct iov_iter in;
+	u32 n;
+	int r;
 
-	st = kvh_blk_status_ptr(c);
-	if (!st) {
-		kvh_vring_fail(&vq->vr, KVH_E_DEVICE, -EINVAL);
-		kvh_vq_fail(vq, KVH_E_DEVICE);
+	r = kvh_blk_parse(&b->geom, c, &p);
+	if (r < 0) {
+		enum kvh_vring_err why = r == -EFAULT ? KVH_E_UNMAPPED :
+							KVH_E_DEVICE;
+
+		kvh_vring_fail(&vq->vr, why, r);
+		kvh_vq_fail(vq, why);
 		return;
 	}
-	if (c->out + c->in > KVH_BLK_IOV_MAX || c->out_len < KVH_BLK_HDR_LEN) {
-		kvh_blk_complete(vq, c, st, VIRTIO_BLK_S_IOERR, 1);
+	if (r != VIRTIO_BLK_S_OK) {
+		kvh_blk_complete(vq, c, p.status, r, 1);
 		return;
 	}
-	iov_iter_init(&out, WRITE, c->iov, c->out, c->out_len);
-	if (copy_from_iter(&hdr, sizeof(hdr), &out) != sizeof(hdr)) {
-		kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
-		kvh_vq_fail(vq, KVH_E_UNMAPPED);
+	if (p.type == VIRTIO_BLK_T_GET_ID) {
+		iov_iter_init(&in, READ, c->iov + c->out, c->in, p.len);
+		n = copy_to_iter(b->serial, p.len, &in);
+		kvh_blk_complete(vq, c, p.status,
+				 n == p.len ? VIRTIO_BLK_S_OK :
+					      VIRTIO_BLK_S_IOERR, n + 1);
 		return;
 	}
 	req = kvh_blk_req_alloc(vq, c);
 	if (!req) {
-		kvh_blk_complete(vq, c, st, VIRTIO_BLK_S_IOERR, 1);
+		kvh_blk_complete(vq, c, p.status, VIRTIO_BLK_S_IOERR, 1);
 		return;
 	}
-	req->status_ptr = st;
-	req->type = __virtio32_to_cpu(le, hdr.type);
-	sector = __virtio64_to_cpu(le, hdr.sector);
-	data = c->out_len - sizeof(hdr);
-	/* The iterators again, over the request's own copy of the iovecs. */
-	iov_iter_init(&out, WRITE, req->iov, c->out, c->out_len);
-	iov_iter_advance(&out, sizeof(hdr));
-	iov_iter_init(&in, READ, req->iov + c->out, c->in, c->in_len - 1);
-
-	status = VIRTIO_BLK_S_IOERR;
-	switch (req->type) {
+	req->status_ptr = p.status;
+	req->type = p.type;
+	req->len = p.len;
+	req->nseg = p.nseg;
+	memcpy(req->seg, p.seg, p.nseg * sizeof(p.seg[0]));
+	atomic_inc(&q->inflight);
+	switch (p.type) {
 	case VIRTIO_BLK_T_IN:
-		req->len = c->in_len - 1;
-		req->iter = in;
-		if (data || !kvh_blk_range_ok(b, sector, req->len) ||
-		    kvh_blk_nsegs(req->iov + c->out, c->in, 0, req->len) >
-		    KVH_BLK_SEG_MAX)
-			break;
-		goto submit_rw;
-	case VIRTIO_BLK_T_OUT:
-		req->len = data;
-		req->iter = out;
-		if (b->ro || c->in_len != 1 ||
-		    !kvh_blk_range_ok(b, sector, req->len) ||
-		    kvh_blk_nsegs(req->iov, c->out, sizeof(hdr), req->len) >
-		    KVH_BLK_SEG_MAX)
-			break;
-		goto submit_rw;
-	case VIRTIO_BLK_T_FLUSH:
-		if (data || c->in_len != 1)
-			break;
-		goto submit_slow;
-	case VIRTIO_BLK_T_GET_ID:
-		if (data)
-			break;
-		req->written = kvh_blk_get_id(b, &in);
-		status = VIRTIO_BLK_S_OK;
+		/* The iterators are over the request's own copy of the iovecs. */
+		iov_iter_init(&req->iter, READ, req->iov + c->out, c->in,
+			      p.len);
+		kvh_blk_submit_rw(b, req, p.sector);
 		break;
-	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-		if (!(b->config.features & (1ULL <<
-		      (req->type == VIRTIO_BLK_T_DISCARD ?
-		       VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES)))) {
-			status = b->ro ? VIRTIO_BLK_S_IOERR :
-					 VIRTIO_BLK_S_UNSUPP;
-			break;
-		}
-		if (c->in_len != 1)
-			break;
-		status = kvh_blk_parse_dwz(b, req, &out, data);
-		if (status != VIRTIO_BLK_S_OK)
-			break;
-		goto submit_slow;
+	case VIRTIO_BLK_T_OUT:
+		iov_iter_init(&req->iter, WRITE, req->iov, c->out, c->out_len);
+		iov_iter_advance(&req->iter, sizeof(struct virtio_blk_outhdr));
+		kvh_blk_submit_rw(b, req, p.sector);
+		break;
 	default:
-		status = VIRTIO_BLK_S_UNSUPP;
+		/* FLUSH, DISCARD, WRITE_ZEROES: they sleep. */
+		INIT_WORK(&req->work, kvh_blk_slow_work);
+		queue_work(b->wq, &req->work);
 		break;
 	}
-	kvh_blk_complete(vq, &req->c, st, status, req->written + 1);
-	kfree(req);
-	return;
-
-submit_rw:
-	atomic_inc(&q->inflight);
-	kvh_blk_submit_rw(b, req, sector);
-	return;
-submit_slow:
-	atomic_inc(&q->inflight);
-	INIT_WORK(&req->work, kvh_blk_slow_work);
-	queue_work(b->wq, &req->work);
 }
 
 static void kvh_blk_handle(struct kvh_vq *vq)
@@ -601,6 +456,7 @@ static void kvh_blk_detach(struct kvh_blk *b)
 	b->file = NULL;
 	b->bdev = NULL;
 	memset(&b->config, 0, sizeof(b->config));
+	memset(&b->geom, 0, sizeof(b->geom));
 }
 
 /* Fill the geometry and config for @file.  dev mutex held. */
@@ -608,30 +464,30 @@ static int kvh_blk_probe(struct kvh_blk *b, struct file *file)
 {
 	struct inode *inode = file_inode(file);
 	struct kvhost_blk_config *cfg = &b->config;
-	u32 phys, align = 0, io_min, io_opt = 0, max_discard;
+	u32 bs, phys, align = 0, io_min, io_opt = 0, max_discard;
+	struct kvh_blk_geom *g = &b->geom;
 	u64 size, features = KVH_BLK_FEATURES;
-	bool discard;
+	bool discard, ro;
 
 	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter)
 		return -EINVAL;
-	b->ro = !(file->f_mode & FMODE_WRITE) || !file->f_op->write_iter;
+	ro = !(file->f_mode & FMODE_WRITE) || !file->f_op->write_iter;
 	if (S_ISBLK(inode->i_mode)) {
 		b->bdev = I_BDEV(file->f_mapping->host);
 		size = bdev_nr_bytes(b->bdev);
-		b->blk_size = bdev_logical_block_size(b->bdev);
+		bs = bdev_logical_block_size(b->bdev);
 		phys = bdev_physical_block_size(b->bdev);
 		align = bdev_alignment_offset(b->bdev);
 		io_min = bdev_io_min(b->bdev);
 		io_opt = bdev_io_opt(b->bdev);
 		max_discard = min_t(u64, bdev_max_discard_sectors(b->bdev),
 				    KVH_BLK_DWZ_SECTORS);
-		discard = max_discard && !bdev_read_only(b->bdev);
-		if (bdev_read_only(b->bdev))
-			b->ro = true;
+		discard = max_discard;
+		ro |= bdev_read_only(b->bdev);
 	} else if (S_ISREG(inode->i_mode)) {
 		b->bdev = NULL;
 		size = i_size_read(inode);
-		b->blk_size = SECTOR_SIZE;
+		bs = SECTOR_SIZE;
 		phys = SECTOR_SIZE;
 		io_min = SECTOR_SIZE;
 		max_discard = KVH_BLK_DWZ_SECTORS;
@@ -639,34 +495,37 @@ static int kvh_blk_probe(struct kvh_blk *b, struct file *file)
 	} else {
 		return -EINVAL;
 	}
-	if (size < b->blk_size)
+	if (size < bs)
 		return -EINVAL;
-	b->capacity = (size & ~(u64)(b->blk_size - 1)) >> SECTOR_SHIFT;
+	g->capacity = (size & ~(u64)(bs - 1)) >> SECTOR_SHIFT;
+	g->blk_size = bs;
+	g->ro = ro;
+	g->discard = discard && !ro;
+	g->write_zeroes = !ro;
+	g->little_endian = b->vqs[0].vr.little_endian;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = cpu_to_le64(b->capacity);
+	cfg->capacity = cpu_to_le64(g->capacity);
 	cfg->seg_max = cpu_to_le32(KVH_BLK_SEG_MAX);
-	cfg->blk_size = cpu_to_le32(b->blk_size);
-	cfg->physical_block_exp = ilog2(max(phys, b->blk_size) / b->blk_size);
-	cfg->alignment_offset = align / b->blk_size;
-	cfg->min_io_size = cpu_to_le16(max(io_min / b->blk_size, 1U));
-	cfg->opt_io_size = cpu_to_le32(io_opt / b->blk_size);
+	cfg->blk_size = cpu_to_le32(bs);
+	cfg->physical_block_exp = ilog2(max(phys, bs) / bs);
+	cfg->alignment_offset = align / bs;
+	cfg->min_io_size = cpu_to_le16(max(io_min / bs, 1U));
+	cfg->opt_io_size = cpu_to_le32(io_opt / bs);
 	cfg->wce = 1;
 	cfg->num_queues = cpu_to_le16(b->dev.nvqs_used);
 	cfg->max_discard_sectors = cpu_to_le32(max_discard);
 	cfg->max_discard_seg = cpu_to_le32(KVH_BLK_DWZ_SEG_MAX);
-	cfg->discard_sector_alignment =
-		cpu_to_le32(b->blk_size >> SECTOR_SHIFT);
+	cfg->discard_sector_alignment = cpu_to_le32(bs >> SECTOR_SHIFT);
 	cfg->max_write_zeroes_sectors = cpu_to_le32(KVH_BLK_DWZ_SECTORS);
 	cfg->max_write_zeroes_seg = cpu_to_le32(KVH_BLK_DWZ_SEG_MAX);
 	cfg->write_zeroes_may_unmap = 1;
-	if (b->ro)
-		features &= ~((1ULL << VIRTIO_BLK_F_DISCARD) |
-			      (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
-	else
+	if (!ro)
 		features &= ~(1ULL << VIRTIO_BLK_F_RO);
-	if (!discard)
+	if (!g->discard)
 		features &= ~(1ULL << VIRTIO_BLK_F_DISCARD);
+	if (!g->write_zeroes)
+		features &= ~(1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
 	cfg->features = features;
 	return 0;
 }
