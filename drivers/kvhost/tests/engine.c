@@ -14,6 +14,7 @@
 
 #include "../mem.c"
 #include "../vring.c"
+#include "../blk_req.c"
 
 struct kvh_arena kvh_arena;
 

@@ -14,6 +14,7 @@
 #include <kvhost/access.h>
 #include <kvhost/mem.h>
 #include <kvhost/vring.h>
+#include <kvhost/blk_req.h>
 
 void *kvh_test_arena_alloc(size_t size);
 void kvh_test_arena_free(void);
