@@ -2162,9 +2162,18 @@ FIXTURE_TEARDOWN(bulk)
 
 #define BULK_PACKETS	100000
 
+/* KVH_BULK_PACKETS overrides the count (scripts/ksft --bulk). */
+static unsigned int bulk_packets(void)
+{
+	const char *e = getenv("KVH_BULK_PACKETS");
+	unsigned int n = e ? strtoul(e, NULL, 0) : 0;
+
+	return n ? n : BULK_PACKETS;
+}
+
 TEST_F_TIMEOUT(bulk, tx_100k, 300)
 {
-	struct stream st = { .total = BULK_PACKETS, .window = 64 };
+	struct stream st = { .total = bulk_packets(), .window = 64 };
 	long long t = vq_now_ms();
 
 	tx_stream(_metadata, &self->n, &st);
@@ -2173,7 +2182,7 @@ TEST_F_TIMEOUT(bulk, tx_100k, 300)
 
 TEST_F_TIMEOUT(bulk, rx_100k, 300)
 {
-	struct stream st = { .total = BULK_PACKETS, .window = 64 };
+	struct stream st = { .total = bulk_packets(), .window = 64 };
 	long long t = vq_now_ms();
 
 	rx_stream(_metadata, &self->n, &st);
