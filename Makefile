@@ -4,7 +4,9 @@
 #
 #   make            build kvhost.ko against KDIR
 #   make check      everything: build, sparse, checkpatch, KUnit, kselftests
-#   make demo       boot a VM, load kvhost, show what it offers
+#   make demo       boot a VM, load kvhost, show what it offers, and a
+#                   3-minute benchmark against vhost-net, QSD and fio
+#   make bench      the full benchmark (Documentation/benchmarks.rst)
 #   make sparse     sparse (C=2) over every source file
 #   make checkpatch checkpatch.pl --strict over every source file
 #   make selftests  build the kselftests (they run in a VM)
@@ -30,6 +32,7 @@ modules:
 clean:
 	$(KBUILD) clean
 	$(MAKE) -C selftests/kvhost clean KSFT_DIR=$(KSFT_DIR)
+	$(MAKE) -C selftests/kvhost/bench clean
 
 sparse:
 	@scripts/lint sparse $(KDIR)
@@ -53,4 +56,9 @@ check:
 demo:
 	@scripts/demo
 
-.PHONY: all modules clean sparse checkpatch selftests fuzz deps check demo
+bench:
+	@scripts/deps
+	@scripts/bench --full
+
+.PHONY: all modules clean sparse checkpatch selftests fuzz deps check demo \
+	bench

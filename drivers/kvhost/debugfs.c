@@ -20,6 +20,17 @@ static int kvh_vq_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "num %u\n", READ_ONCE(vq->vr.num));
 	seq_printf(m, "last_avail_idx %u\n", READ_ONCE(vq->vr.last_avail_idx));
 	seq_printf(m, "last_used_idx %u\n", READ_ONCE(vq->vr.last_used_idx));
+	seq_printf(m, "avail_idx %u\n", READ_ONCE(vq->vr.avail_idx));
+	seq_printf(m, "used_flags %#x\n", READ_ONCE(vq->vr.used_flags));
+	/* Where a stalled queue waits: a kick, its backend, or queued work. */
+	seq_printf(m, "kick_hooked %d\n", !!READ_ONCE(vq->poll.wqh));
+	seq_printf(m, "kick_work_queued %d\n", kvh_work_pending(&vq->poll.work));
+	if (vq->backend_poll) {
+		seq_printf(m, "backend_hooked %d\n",
+			   !!READ_ONCE(vq->backend_poll->wqh));
+		seq_printf(m, "backend_work_queued %d\n",
+			   kvh_work_pending(&vq->backend_poll->work));
+	}
 	seq_printf(m, "errors %llu\n", READ_ONCE(vq->errors_total));
 	seq_printf(m, "drops %llu\n", READ_ONCE(vq->drops));
 	for (i = 0; i < KVH_E_NR; i++)

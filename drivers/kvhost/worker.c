@@ -16,7 +16,6 @@
 
 #include <kvhost/worker.h>
 
-#define KVH_WORK_QUEUED 0
 
 void kvh_work_init(struct kvh_work *work, kvh_work_fn_t fn)
 {

@@ -23,6 +23,9 @@ typedef void (*kvh_work_fn_t)(struct kvh_work *work);
  * @queued: bit 0 set while queued, so a work is never on a list twice
  * @fn: what to run
  */
+/* Bit of kvh_work.queued: on a worker's list, not yet started. */
+#define KVH_WORK_QUEUED	0
+
 struct kvh_work {
 	struct llist_node node;
 	unsigned long queued;
@@ -40,6 +43,12 @@ struct kvh_worker {
 	struct llist_head list;
 	struct mm_struct *mm;
 };
+
+/* Is @work queued and not yet started? */
+static inline bool kvh_work_pending(const struct kvh_work *work)
+{
+	return test_bit(KVH_WORK_QUEUED, &work->queued);
+}
 
 /* Is work queued on @w (not counting what runs now)? */
 static inline bool kvh_worker_has_work(struct kvh_worker *w)

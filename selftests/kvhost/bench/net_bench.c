@@ -255,14 +255,41 @@ static void tx_prepare(struct bench *b, bool gso)
 	free(f);
 }
 
+/* A second without a call: say what the ring and the device look like. */
+static void stall_dump(struct vq *vq)
+{
+	char path[96], line[128];
+	__u64 id;
+	FILE *f;
+
+	fprintf(stderr, "stall vq%u: avail %u used %u reaped %u free %u\n",
+		vq->index, vq->avail_idx, vq_used_idx(vq), vq->last_used,
+		vq->num_free);
+	fprintf(stderr, "  avail_event %u used_flags %#x\n",
+		vq_avail_event(vq), vq->used->flags);
+	if (vq_fdinfo_get(vq->dev_fd, "kvhost-id", &id))
+		return;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kvhost/%llu/vq%u",
+		 (unsigned long long)id, vq->index);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		fprintf(stderr, "  %s", line);
+	if (f)
+		fclose(f);
+}
+
 /* Wait for a call on @vq with callbacks on, unless entries are there. */
 static void wait_call(struct vq *vq)
 {
 	struct pollfd p = { .fd = vq->call_fd, .events = POLLIN };
 
 	vq_enable_cb(vq);
-	if (!vq_used_pending(vq) && poll(&p, 1, 1000) > 0)
-		vq_drain_eventfd(vq->call_fd);
+	if (!vq_used_pending(vq)) {
+		if (poll(&p, 1, 1000) > 0)
+			vq_drain_eventfd(vq->call_fd);
+		else if (getenv("NET_BENCH_DEBUG"))
+			stall_dump(vq);
+	}
 	vq_disable_cb(vq);
 }
 
