@@ -16,7 +16,6 @@
 
 #include <kvhost/worker.h>
 
-
 void kvh_work_init(struct kvh_work *work, kvh_work_fn_t fn)
 {
 	clear_bit(KVH_WORK_QUEUED, &work->queued);

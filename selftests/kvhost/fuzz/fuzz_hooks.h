@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Force-included (-include) into mem.c and vring.c in the fuzz builds, and
- * only there: the arena accessors' copies and the SMP barriers go through
- * the harness, which records them in order (struct fuzz_acc_log).  The
- * targets check from that record that each guest value is read once and
- * that reads and writes are ordered by the barriers vring.c promises.
+ * Force-included (-include) into mem.c, vring.c and blk_req.c in the fuzz
+ * builds, and only there: the arena accessors' copies and the SMP barriers
+ * go through the harness, which records them in order (struct
+ * fuzz_acc_log).  The targets check from that record that each guest value
+ * is read once and that reads and writes are ordered by the barriers
+ * vring.c promises.
  */
 #ifndef _KVH_FUZZ_HOOKS_H
 #define _KVH_FUZZ_HOOKS_H

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Write the seed corpus of the ring-engine fuzzers.
+"""Write the seed corpus of the ring-engine and blk-parser fuzzers.
 
     gen_seeds.py CORPUS_DIR
 
 Each seed is a small, named, meaningful input in the layout documented at
-the top of fuzz_chain.c and fuzz_used.c; libFuzzer mutates from there.
+the top of fuzz_chain.c, fuzz_used.c and fuzz_blk.c; libFuzzer mutates from
+there.
 Existing files of the same name are overwritten, others are left alone.
 """
 
@@ -255,11 +256,209 @@ def used_seeds():
     return seeds
 
 
+# --- fuzz_blk ---------------------------------------------------------------
+
+G_RO, G_DISCARD, G_WZ, G_BIG_ENDIAN = 0x01, 0x02, 0x04, 0x08
+G_PAD_OUT, G_PAD_IN = 0x40, 0x80
+L_U8, L_U16, L_SECTORS, L_U32 = range(4)
+P_NEXT, P_AT, P_BEFORE = 0, 2, 3
+T_IN, T_OUT, T_FLUSH, T_GET_ID, T_DISCARD, T_WZ = 0, 1, 4, 8, 11, 13
+T_SECURE_ERASE, T_BARRIER = 14, 0x80000000
+WZ_UNMAP = 1
+IOV_MAX, SEG_MAX, DWZ_SECTORS = 136, 128, 0x400000
+BLK_ARENA = 0x4000
+
+
+def at(length, off):
+    """An iovec of length bytes at arena offset off."""
+    return (length, P_AT, off)
+
+
+def before(length, gap):
+    """An iovec of length bytes starting gap (1..256) bytes before the
+    arena."""
+    return (length, P_BEFORE, gap)
+
+
+def blk_iov(spec):
+    """Encode one iovec: a length (packed in the arena) or at()/before()."""
+    length, place, arg = (spec, P_NEXT, None) if isinstance(spec, int) \
+        else spec
+    if length < 0x100:
+        cls, enc = L_U8, struct.pack('<B', length)
+    elif length < 0x10000:
+        cls, enc = L_U16, struct.pack('<H', length)
+    elif length % 512 == 0 and length // 512 < 0x10000:
+        cls, enc = L_SECTORS, struct.pack('<H', length // 512)
+    else:
+        cls, enc = L_U32, struct.pack('<I', length)
+    if place == P_AT:
+        enc += struct.pack('<H', arg)
+    elif place == P_BEFORE:
+        enc += struct.pack('<B', arg - 1)
+    return bytes([cls | place << 2]) + enc
+
+
+def blk_seed(out, inn, content=b'', cap=2048, geom=0, blk_shift=0):
+    """out, inn: iovec specs; content: the readable bytes (the arena from
+    offset 0, where packed readable iovecs lie in order)."""
+    assert len(out) + len(inn) <= IOV_MAX + 4
+    hdr = struct.pack('<BQBB', geom | blk_shift << 4, cap, len(out),
+                      len(inn))
+    assert len(hdr) == 11
+    return hdr + b''.join(blk_iov(v) for v in list(out) + list(inn)) + \
+        content.rstrip(b'\0')
+
+
+def bhdr(t, sector=0, le=True, ioprio=0):
+    return struct.pack('<IIQ' if le else '>IIQ', t, ioprio, sector)
+
+
+def dwz(sector, num, flags=0):
+    return struct.pack('<QII', sector, num, flags)
+
+
+def blk_seeds():
+    seeds = {}
+    dz = G_DISCARD | G_WZ
+
+    # IN: data, then the status byte.
+    seeds['in_ok'] = blk_seed([16], [4096, 1], bhdr(T_IN, 8))
+    seeds['in_split_header'] = blk_seed([5, 0, 11], [1537], bhdr(T_IN, 2))
+    seeds['in_big_endian'] = blk_seed([16], [512, 1, 0],
+                                      bhdr(T_IN, 7, le=False),
+                                      geom=G_BIG_ENDIAN)
+    seeds['in_4k_blocks'] = blk_seed([16], [4096, 4096, 1], bhdr(T_IN, 16),
+                                     blk_shift=3)
+    seeds['in_empty_at_capacity'] = blk_seed([16], [1], bhdr(T_IN, 2048))
+    seeds['in_unaligned_len'] = blk_seed([16], [100, 1], bhdr(T_IN))
+    seeds['in_unaligned_sector'] = blk_seed([16], [4096, 1], bhdr(T_IN, 1),
+                                            blk_shift=3)
+    seeds['in_past_capacity'] = blk_seed([16], [1024, 1], bhdr(T_IN, 2047))
+    seeds['in_sector_wraps'] = blk_seed([16], [1024, 1],
+                                        bhdr(T_IN, 2**64 - 1),
+                                        cap=2**64 - 2)
+    seeds['in_huge'] = blk_seed([16], [0xfffffe00, 1], bhdr(T_IN, 0),
+                                cap=2**40)
+    seeds['in_padded'] = blk_seed([16], [0, 1000], bhdr(T_IN, 8),
+                                  geom=G_PAD_IN, blk_shift=1)
+    seeds['in_data_after_header'] = blk_seed([17], [513], bhdr(T_IN))
+    seeds['in_seg_max'] = blk_seed([16], [512] * SEG_MAX + [1], bhdr(T_IN))
+    seeds['in_seg_max_plus'] = blk_seed([16], [512] * (SEG_MAX + 1) + [1],
+                                        bhdr(T_IN))
+    seeds['in_seg_max_status_in_data'] = blk_seed(
+        [16], [0] * 4 + [512] * (SEG_MAX - 1) + [513], bhdr(T_IN))
+    # OUT: the data after the header is described, never read.
+    seeds['out_ok'] = blk_seed([16, 1024], [1], bhdr(T_OUT, 4))
+    seeds['out_data_in_header_iov'] = blk_seed([528], [1], bhdr(T_OUT, 4))
+    seeds['out_data_unmapped'] = blk_seed([16, at(0x20000, 0xf000)], [1],
+                                          bhdr(T_OUT, 0))
+    seeds['out_ro'] = blk_seed([16, 512], [1], bhdr(T_OUT), geom=G_RO)
+    seeds['out_status_too_big'] = blk_seed([16, 512], [2], bhdr(T_OUT))
+    seeds['out_seg_max_plus'] = blk_seed([16] + [512] * (SEG_MAX + 1), [1],
+                                         bhdr(T_OUT))
+    seeds['out_past_capacity'] = blk_seed([16, 1024], [1],
+                                          bhdr(T_OUT, 2047))
+    # FLUSH and GET_ID.
+    seeds['flush_ok'] = blk_seed([16], [0, 1], bhdr(T_FLUSH))
+    seeds['flush_data'] = blk_seed([16, 512], [1], bhdr(T_FLUSH))
+    seeds['flush_status_too_big'] = blk_seed([16], [2], bhdr(T_FLUSH))
+    seeds['get_id_ok'] = blk_seed([16], [20, 1], bhdr(T_GET_ID))
+    seeds['get_id_short'] = blk_seed([16], [8, 1], bhdr(T_GET_ID))
+    seeds['get_id_long'] = blk_seed([16], [64, 0, 1], bhdr(T_GET_ID))
+    seeds['get_id_data'] = blk_seed([16, 4], [21], bhdr(T_GET_ID))
+    # DISCARD and WRITE_ZEROES: 16-byte little-endian ranges.
+    two = dwz(0, 8) + dwz(64, 8)
+    seeds['discard_ok'] = blk_seed([16, 32], [1], bhdr(T_DISCARD) + two,
+                                   geom=dz)
+    three = two + dwz(1024, 1024)
+    seeds['dwz_segments_split'] = blk_seed(
+        [5, 30, 1, 0, 13, 15], [1], bhdr(T_DISCARD) + three, geom=dz)
+    seeds['dwz_padded'] = blk_seed(
+        [5, 30, 1, 0, 13, 5], [1], bhdr(T_DISCARD) + three,
+        geom=dz | G_PAD_OUT)
+    seeds['discard_big_endian_header'] = blk_seed(
+        [24, 8], [1], bhdr(T_DISCARD, le=False) + two,
+        geom=dz | G_BIG_ENDIAN)
+    seeds['discard_unsupported'] = blk_seed([16, 32], [1],
+                                            bhdr(T_DISCARD) + two, geom=G_WZ)
+    seeds['discard_ro'] = blk_seed([16, 16], [1], bhdr(T_DISCARD) + two,
+                                   geom=dz | G_RO)
+    seeds['discard_unmap_flag'] = blk_seed(
+        [16, 32], [1], bhdr(T_DISCARD) + dwz(0, 8) + dwz(64, 8, WZ_UNMAP),
+        geom=dz)
+    seeds['wz_unmap_ok'] = blk_seed(
+        [32], [1], bhdr(T_WZ) + dwz(2040, 8, WZ_UNMAP), geom=dz)
+    seeds['wz_unsupported'] = blk_seed([32], [1], bhdr(T_WZ) + dwz(0, 8),
+                                       geom=G_DISCARD)
+    seeds['wz_bad_flags_then_bad_range'] = blk_seed(
+        [32], [1], bhdr(T_WZ) + dwz(2**63, 0, 2), geom=dz)
+    seeds['dwz_16_segments'] = blk_seed(
+        [16 + 16 * 16], [1],
+        bhdr(T_WZ) + b''.join(dwz(8 * i, 8) for i in range(16)), geom=dz)
+    seeds['dwz_17_segments'] = blk_seed(
+        [16 + 16 * 17], [1],
+        bhdr(T_WZ) + b''.join(dwz(8 * i, 8) for i in range(17)), geom=dz)
+    seeds['dwz_partial_segment'] = blk_seed([16, 24], [1],
+                                            bhdr(T_DISCARD) + two, geom=dz)
+    seeds['dwz_no_segment'] = blk_seed([16], [1], bhdr(T_DISCARD), geom=dz)
+    seeds['dwz_status_too_big'] = blk_seed([16, 16], [0, 3],
+                                           bhdr(T_DISCARD) + two, geom=dz)
+    seeds['dwz_num_zero'] = blk_seed([32], [1], bhdr(T_WZ) + dwz(0, 0),
+                                     geom=dz)
+    seeds['dwz_num_too_big'] = blk_seed(
+        [32], [1], bhdr(T_DISCARD) + dwz(0, DWZ_SECTORS + 1),
+        cap=2**40, geom=dz)
+    seeds['dwz_num_max'] = blk_seed(
+        [32], [1], bhdr(T_DISCARD) + dwz(2**40 - DWZ_SECTORS, DWZ_SECTORS),
+        cap=2**40, geom=dz)
+    seeds['dwz_past_capacity'] = blk_seed(
+        [32], [1], bhdr(T_DISCARD) + dwz(2040, 16), geom=dz)
+    seeds['dwz_unaligned_4k'] = blk_seed(
+        [48], [1], bhdr(T_WZ) + dwz(8, 8) + dwz(12, 8), geom=dz, blk_shift=3)
+    seeds['dwz_sector_wraps'] = blk_seed(
+        [32], [1], bhdr(T_DISCARD) + dwz(2**64 - 8, 16), cap=2**64 - 8,
+        geom=dz)
+    seeds['dwz_second_segment_unmapped'] = blk_seed(
+        [16, 16, before(16, 8)], [1], bhdr(T_DISCARD) + dwz(0, 8), geom=dz)
+    seeds['dwz_first_bad_second_unmapped'] = blk_seed(
+        [16, 16, before(16, 8)], [1], bhdr(T_DISCARD) + dwz(0, 0), geom=dz)
+    # Other types; the legacy barrier bit.
+    seeds['unsupported_secure_erase'] = blk_seed([16, 16], [1],
+                                                 bhdr(T_SECURE_ERASE) + two)
+    seeds['unsupported_barrier'] = blk_seed([16], [512, 1],
+                                            bhdr(T_BARRIER | T_IN))
+    seeds['unsupported_huge_type'] = blk_seed([16], [1], bhdr(0xfffffffe))
+    # Chain-level errors.
+    seeds['err_no_status'] = blk_seed([16, 512], [], bhdr(T_OUT))
+    seeds['err_status_iovs_empty'] = blk_seed([16], [0, 0], bhdr(T_FLUSH))
+    seeds['err_no_status_unmapped_header'] = blk_seed(
+        [before(16, 4)], [0], bhdr(T_IN))
+    seeds['err_short_header'] = blk_seed([15], [1], bhdr(T_FLUSH))
+    seeds['err_short_header_split'] = blk_seed([7, 0, 8], [1], bhdr(T_FLUSH))
+    seeds['err_too_many_iovs'] = blk_seed([16], [0] * IOV_MAX + [1],
+                                          bhdr(T_FLUSH))
+    seeds['err_too_many_iovs_unmapped'] = blk_seed(
+        [before(16, 16)], [0] * IOV_MAX + [1], bhdr(T_FLUSH))
+    seeds['err_header_before_arena'] = blk_seed([before(16, 7)], [1],
+                                                bhdr(T_FLUSH))
+    seeds['err_header_past_arena'] = blk_seed(
+        [at(16, BLK_ARENA - 8)], [1], bhdr(T_FLUSH))
+    seeds['err_header_second_iov_unmapped'] = blk_seed(
+        [8, at(8, 0xff00)], [1], bhdr(T_FLUSH))
+    seeds['header_aliased'] = blk_seed([8, at(8, 0)], [1],
+                                       bhdr(T_FLUSH, ioprio=0))
+    seeds['status_outside_arena'] = blk_seed([16], [at(1, 0xfff0)],
+                                             bhdr(T_FLUSH))
+    return seeds
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     for target, seeds in (('fuzz_chain', chain_seeds()),
-                          ('fuzz_used', used_seeds())):
+                          ('fuzz_used', used_seeds()),
+                          ('fuzz_blk', blk_seeds())):
         d = os.path.join(sys.argv[1], target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
