@@ -41,6 +41,14 @@
 #define KVH_NET_TX_MAX		(65535 + sizeof(struct virtio_net_hdr_mrg_rxbuf))
 /* Most guest buffers one RX packet may take (mergeable buffers). */
 #define KVH_NET_RX_BUFS		KVH_USED_BATCH
+/*
+ * TX frames from this size on are not bounced: their guest pages are
+ * pinned and handed to the backend, which copies once (the header always
+ * goes from kvhost's validated copy).
+ */
+#define KVH_NET_TX_PIN_MIN	1024
+/* Pages of one pinned frame: 64 KiB, any alignment, and its header. */
+#define KVH_NET_TX_PAGES	(KVH_NET_TX_MAX / PAGE_SIZE + 8)
 
 /**
  * struct kvh_net_q - per-vq state of the net device
@@ -48,7 +56,10 @@
  * @poll: the backend socket's wait queue: readable (RX) or writable (TX)
  * @rx_ring: tun/tap's ptr_ring, when the backend has one (RX only)
  * @chains: RX: the chains gathered for one packet
- * @tx_buf: TX: one packet, copied out of guest memory
+ * @tx_buf: TX: a small packet, copied out of guest memory
+ * @tx_hdr: TX: the validated header of a pinned frame (a page of its own)
+ * @tx_pages: TX: a pinned frame's guest pages
+ * @tx_bvec: TX: the header and those pages, as sent
  */
 struct kvh_net_q {
 	struct kvh_vq *vq;
@@ -56,6 +67,9 @@ struct kvh_net_q {
 	struct ptr_ring *rx_ring;
 	struct kvh_chain *chains;
 	u8 *tx_buf;
+	struct page *tx_hdr;
+	struct page **tx_pages;
+	struct bio_vec *tx_bvec;
 };
 
 struct kvh_net {
@@ -126,6 +140,101 @@ static bool kvh_net_tx_hdr_ok(const struct kvh_vq *vq,
 	}
 }
 
+/*
+ * Pin the guest pages of @len bytes of @iov (@n iovecs), after its first
+ * @skip bytes, into @q's bvecs from @nbv on.  Returns the number of
+ * bvecs in use, -E2BIG (more pages than there is room for) or -EFAULT;
+ * on error no page stays pinned beyond @nbv.
+ */
+static int kvh_net_tx_pin(struct kvh_net_q *q, const struct iovec *iov,
+			  unsigned int n, size_t skip, size_t len, int nbv)
+{
+	unsigned long addr, off;
+	int first = nbv, np, i, got, r;
+	size_t seg, chunk;
+	unsigned int k;
+
+	for (k = 0; k < n && len; k++) {
+		seg = iov[k].iov_len;
+		if (skip >= seg) {
+			skip -= seg;
+			continue;
+		}
+		addr = (unsigned long)iov[k].iov_base + skip;
+		seg = min(seg - skip, len);
+		skip = 0;
+		len -= seg;
+		while (seg) {
+			off = offset_in_page(addr);
+			np = DIV_ROUND_UP(off + seg, PAGE_SIZE);
+			r = -E2BIG;
+			if (nbv + np > KVH_NET_TX_PAGES)
+				goto unpin;
+			got = get_user_pages_fast(addr & PAGE_MASK, np, 0,
+						  q->tx_pages + nbv);
+			r = -EFAULT;
+			if (got <= 0)
+				goto unpin;
+			for (i = 0; i < got; i++) {
+				chunk = min_t(size_t, seg, PAGE_SIZE - off);
+				q->tx_bvec[nbv].bv_page = q->tx_pages[nbv];
+				q->tx_bvec[nbv].bv_offset = off;
+				q->tx_bvec[nbv].bv_len = chunk;
+				nbv++;
+				addr += chunk;
+				seg -= chunk;
+				off = 0;
+			}
+		}
+	}
+	return len ? -EFAULT : nbv;
+
+unpin:
+	while (nbv > first)
+		put_page(q->tx_pages[--nbv]);
+	return r;
+}
+
+/*
+ * Send one chain of @len bytes without the bounce: the first @hlen bytes
+ * (vhost and socket headers) are copied and validated, the rest goes
+ * from the pinned guest pages.  Returns sendmsg()'s result, -E2BIG when
+ * the frame has too many pages (bounce it instead), -EFAULT, or -EINVAL
+ * for a bad header.
+ */
+static int kvh_net_tx_pinned(struct kvh_vq *vq, struct kvh_net_q *q,
+			     struct socket *sock, struct kvh_chain *c,
+			     size_t vhost_hlen, size_t sock_hlen, size_t len)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	size_t hlen = vhost_hlen + sock_hlen;
+	u8 *hdr = page_address(q->tx_hdr);
+	struct iov_iter from;
+	int nbv = 0, r, i;
+
+	iov_iter_init(&from, WRITE, c->iov, c->out, len);
+	if (copy_from_iter(hdr, hlen, &from) != hlen)
+		return -EFAULT;
+	if (sock_hlen &&
+	    !kvh_net_tx_hdr_ok(vq, (void *)hdr, len - vhost_hlen - sock_hlen))
+		return -EINVAL;
+	if (sock_hlen) {
+		q->tx_bvec[0].bv_page = q->tx_hdr;
+		q->tx_bvec[0].bv_offset = vhost_hlen;
+		q->tx_bvec[0].bv_len = sock_hlen;
+		nbv = 1;
+	}
+	r = kvh_net_tx_pin(q, c->iov, c->out, hlen, len - hlen, nbv);
+	if (r < 0)
+		return r;
+	iov_iter_bvec(&msg.msg_iter, WRITE, q->tx_bvec, r, len - vhost_hlen);
+	nbv = r;
+	r = sock->ops->sendmsg(sock, &msg, len - vhost_hlen);
+	for (i = sock_hlen ? 1 : 0; i < nbv; i++)
+		put_page(q->tx_pages[i]);
+	return r;
+}
+
 static void kvh_net_tx(struct kvh_vq *vq)
 {
 	struct kvh_net_q *q = kvh_net_q(vq);
@@ -171,6 +280,21 @@ static void kvh_net_tx(struct kvh_vq *vq)
 			vq->drops++;
 			goto done;
 		}
+		if (len >= KVH_NET_TX_PIN_MIN) {
+			r = kvh_net_tx_pinned(vq, q, sock, &c, vhost_hlen,
+					      sock_hlen, len);
+			if (r == -EINVAL) {
+				vq->drops++;
+				goto done;
+			}
+			if (r == -EFAULT) {
+				kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
+				kvh_vq_fail(vq, KVH_E_UNMAPPED);
+				break;
+			}
+			if (r != -E2BIG)
+				goto sent;
+		}
 		iov_iter_init(&from, WRITE, c.iov, c.out, len);
 		if (copy_from_iter(q->tx_buf, len, &from) != len) {
 			kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
@@ -186,13 +310,14 @@ static void kvh_net_tx(struct kvh_vq *vq)
 		kv.iov_len = len - vhost_hlen;
 		iov_iter_kvec(&msg.msg_iter, WRITE, &kv, 1, kv.iov_len);
 		r = sock->ops->sendmsg(sock, &msg, kv.iov_len);
+sent:
 		if (r == -EAGAIN || r == -ENOMEM || r == -ENOBUFS) {
 			/* Backend full: retry this chain when it drains. */
 			kvh_vring_unget(&vq->vr, 1);
 			kvh_poll_start(&q->poll, sock->file);
 			break;
 		}
-		if (r != kv.iov_len)
+		if (r != len - vhost_hlen)
 			vq->drops++;
 done:
 		if (kvh_vq_add_used(vq, &c, 0))
@@ -597,8 +722,14 @@ static void kvh_net_free(struct kvh_dev *dev)
 {
 	struct kvh_net *n = container_of(dev, struct kvh_net, dev);
 
+	struct kvh_net_q *tx = &n->q[KVH_NET_VQ_TX];
+
 	kvfree(n->q[KVH_NET_VQ_RX].chains);
-	kvfree(n->q[KVH_NET_VQ_TX].tx_buf);
+	kvfree(tx->tx_buf);
+	kfree(tx->tx_pages);
+	kfree(tx->tx_bvec);
+	if (tx->tx_hdr)
+		__free_page(tx->tx_hdr);
 	kvfree(n);
 }
 
@@ -623,7 +754,16 @@ static struct kvh_dev *kvh_net_alloc(void)
 			       GFP_KERNEL_ACCOUNT);
 	n->q[KVH_NET_VQ_TX].tx_buf = kvmalloc(KVH_NET_TX_MAX,
 					      GFP_KERNEL_ACCOUNT);
-	if (!n->q[KVH_NET_VQ_RX].chains || !n->q[KVH_NET_VQ_TX].tx_buf) {
+	n->q[KVH_NET_VQ_TX].tx_hdr = alloc_page(GFP_KERNEL_ACCOUNT);
+	n->q[KVH_NET_VQ_TX].tx_pages =
+		kcalloc(KVH_NET_TX_PAGES, sizeof(struct page *),
+			GFP_KERNEL_ACCOUNT);
+	n->q[KVH_NET_VQ_TX].tx_bvec =
+		kcalloc(KVH_NET_TX_PAGES, sizeof(struct bio_vec),
+			GFP_KERNEL_ACCOUNT);
+	if (!n->q[KVH_NET_VQ_RX].chains || !n->q[KVH_NET_VQ_TX].tx_buf ||
+	    !n->q[KVH_NET_VQ_TX].tx_hdr || !n->q[KVH_NET_VQ_TX].tx_pages ||
+	    !n->q[KVH_NET_VQ_TX].tx_bvec) {
 		kvh_net_free(&n->dev);
 		return NULL;
 	}

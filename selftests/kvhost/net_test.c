@@ -519,6 +519,26 @@ static void if_no_ipv6(const char *ifname)
 	close(fd);
 }
 
+/* Wait up to 5 s for /sys/class/net/<ifname>/operstate to say "up". */
+static int if_wait_up(const char *ifname)
+{
+	char path[96], state[16];
+	int i, up = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/operstate", ifname);
+	for (i = 0; i < 500 && !up; i++) {
+		f = fopen(path, "re");
+		if (!f)
+			return -errno;
+		up = fgets(state, sizeof(state), f) && !strcmp(state, "up\n");
+		fclose(f);
+		if (!up)
+			usleep(10000);
+	}
+	return up ? 0 : -ETIMEDOUT;
+}
+
 static int if_up(int s, const char *ifname, bool mtu)
 {
 	struct ifreq ifr;
@@ -555,6 +575,12 @@ static int tap_config(struct rig *n)
 	close(s);
 	if (r)
 		return r;
+	/*
+	 * Until linkwatch sees the veth's carrier, its qdisc and the
+	 * macvtap's drop everything: wait for both to be up.
+	 */
+	if (n->cfg->macvtap && (if_wait_up(n->lower) || if_wait_up(n->ifname)))
+		return -ETIMEDOUT;
 	/* The host side: the tap itself, or the veth's peer. */
 	n->ifindex = if_nametoindex(n->cfg->macvtap ? n->peer : n->ifname);
 	return n->ifindex ? 0 : -errno;
