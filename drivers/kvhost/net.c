@@ -31,6 +31,7 @@
 #include <linux/uio.h>
 #include <linux/vhost.h>
 #include <net/sock.h>
+#include <net/xdp.h>
 
 #include <kvhost/kvhost.h>
 
@@ -41,6 +42,8 @@
 #define KVH_NET_TX_MAX		(65535 + sizeof(struct virtio_net_hdr_mrg_rxbuf))
 /* Most guest buffers one RX packet may take (mergeable buffers). */
 #define KVH_NET_RX_BUFS		KVH_USED_BATCH
+/* RX packets taken from tun/tap's ring at a time. */
+#define KVH_NET_RX_BATCH	64
 /*
  * TX frames from this size on are not bounced: their guest pages are
  * pinned and handed to the backend, which copies once (the header always
@@ -56,6 +59,9 @@
  * @poll: the backend socket's wait queue: readable (RX) or writable (TX)
  * @rx_ring: tun/tap's ptr_ring, when the backend has one (RX only)
  * @chains: RX: the chains gathered for one packet
+ * @rx_batch: RX: packets taken from @rx_ring, not yet delivered
+ * @rx_head: RX: the next of them
+ * @rx_tail: RX: how many there are
  * @tx_buf: TX: a small packet, copied out of guest memory
  * @tx_hdr: TX: the validated header of a pinned frame (a page of its own)
  * @tx_pages: TX: a pinned frame's guest pages
@@ -66,6 +72,9 @@ struct kvh_net_q {
 	struct kvh_poll poll;
 	struct ptr_ring *rx_ring;
 	struct kvh_chain *chains;
+	void **rx_batch;
+	unsigned int rx_head;
+	unsigned int rx_tail;
 	u8 *tx_buf;
 	struct page *tx_hdr;
 	struct page **tx_pages;
@@ -342,6 +351,52 @@ static int kvh_net_ptr_len(void *ptr)
 	return skb->len + (skb_vlan_tag_present(skb) ? VLAN_HLEN : 0);
 }
 
+/* As tun_ptr_free(), without needing tun: an skb or tun's XDP frame. */
+static void kvh_net_ptr_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	if (tun_is_xdp_frame(ptr))
+		xdp_return_frame(tun_ptr_to_xdp(ptr));
+	else
+		kfree_skb(ptr);
+}
+
+/*
+ * The next packet of a tun/tap backend: from the batch, refilled from the
+ * ring 64 at a time (one ring lock for all of them).  NULL if none.
+ */
+static void *kvh_net_rx_next(struct kvh_net_q *q)
+{
+	if (q->rx_head == q->rx_tail) {
+		q->rx_head = 0;
+		q->rx_tail = ptr_ring_consume_batched(q->rx_ring, q->rx_batch,
+						      KVH_NET_RX_BATCH);
+	}
+	return q->rx_head < q->rx_tail ? q->rx_batch[q->rx_head] : NULL;
+}
+
+/* Take the next packet for recvmsg()'s msg_control; NULL for sockets. */
+static void *kvh_net_rx_take(struct kvh_net_q *q)
+{
+	if (!q->rx_ring || q->rx_head == q->rx_tail)
+		return NULL;
+	return q->rx_batch[q->rx_head++];
+}
+
+/*
+ * Give the batched packets back to the ring, in order, when the vq stops
+ * or changes backend.  The vq is stopped; the ring's owner still holds it.
+ */
+static void kvh_net_rx_unbatch(struct kvh_net_q *q)
+{
+	if (q->rx_ring && q->rx_head < q->rx_tail)
+		ptr_ring_unconsume(q->rx_ring, q->rx_batch + q->rx_head,
+				   q->rx_tail - q->rx_head, kvh_net_ptr_free);
+	q->rx_head = 0;
+	q->rx_tail = 0;
+}
+
 /* Length of the next packet the backend holds, 0 if none. */
 static int kvh_net_peek_len(struct kvh_net_q *q, struct socket *sock)
 {
@@ -350,7 +405,7 @@ static int kvh_net_peek_len(struct kvh_net_q *q, struct socket *sock)
 	int len;
 
 	if (q->rx_ring)
-		return PTR_RING_PEEK_CALL(q->rx_ring, kvh_net_ptr_len);
+		return kvh_net_ptr_len(kvh_net_rx_next(q));
 	spin_lock_irqsave(&queue->lock, flags);
 	len = kvh_net_ptr_len(skb_peek(queue));
 	spin_unlock_irqrestore(&queue->lock, flags);
@@ -411,9 +466,12 @@ unget:
 }
 
 /* Drop the backend's next packet (it cannot be delivered). */
-static void kvh_net_rx_discard(struct socket *sock)
+static void kvh_net_rx_discard(struct kvh_net_q *q, struct socket *sock)
 {
-	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
+	struct msghdr msg = {
+		.msg_flags = MSG_DONTWAIT | MSG_TRUNC,
+		.msg_control = kvh_net_rx_take(q),
+	};
 	struct kvec kv = { .iov_base = NULL, .iov_len = 0 };
 
 	iov_iter_kvec(&msg.msg_iter, READ, &kv, 0, 0);
@@ -478,7 +536,7 @@ static void kvh_net_rx(struct kvh_vq *vq)
 		n = kvh_net_rx_bufs(vq, q, vhost_len, mergeable, &iovs);
 		if (n == -ENOSPC) {
 			/* Can never fit: drop it rather than stall. */
-			kvh_net_rx_discard(sock);
+			kvh_net_rx_discard(q, sock);
 			vq->drops++;
 			continue;
 		}
@@ -495,10 +553,12 @@ static void kvh_net_rx(struct kvh_vq *vq)
 		iov_iter_init(&msg.msg_iter, READ, vq->iov, iovs, vhost_len);
 		fixup = msg.msg_iter;
 		iov_iter_advance(&msg.msg_iter, vhost_hlen);
+		/* tun/tap: this very packet, already out of their ring. */
+		msg.msg_control = kvh_net_rx_take(q);
 		r = sock->ops->recvmsg(sock, &msg, sock_len,
 				       MSG_DONTWAIT | MSG_TRUNC);
 		if (r != sock_len) {
-			/* Someone else read the socket meanwhile. */
+			/* A fault, or someone else read the socket. */
 			kvh_vring_unget(&vq->vr, n);
 			vq->drops++;
 			continue;
@@ -684,6 +744,7 @@ static long kvh_net_set_backend(struct kvh_dev *dev,
 		goto out;
 	}
 	old = kvh_vq_stop(vq);
+	kvh_net_rx_unbatch(q);
 	old_ring = q->rx_ring;
 	r = 0;
 	kvh_vq_lock_ctl(vq);
@@ -712,10 +773,15 @@ static long kvh_net_ioctl(struct kvh_dev *dev, unsigned int cmd,
 
 static void kvh_net_stop(struct kvh_dev *dev)
 {
+	struct kvh_net *n = container_of(dev, struct kvh_net, dev);
+	struct socket *sock;
 	unsigned int i;
 
-	for (i = 0; i < dev->nvqs; i++)
-		kvh_net_put_socket(kvh_vq_stop(&dev->vqs[i]));
+	for (i = 0; i < dev->nvqs; i++) {
+		sock = kvh_vq_stop(&dev->vqs[i]);
+		kvh_net_rx_unbatch(&n->q[i]);
+		kvh_net_put_socket(sock);
+	}
 }
 
 static void kvh_net_free(struct kvh_dev *dev)
@@ -725,6 +791,7 @@ static void kvh_net_free(struct kvh_dev *dev)
 	struct kvh_net_q *tx = &n->q[KVH_NET_VQ_TX];
 
 	kvfree(n->q[KVH_NET_VQ_RX].chains);
+	kfree(n->q[KVH_NET_VQ_RX].rx_batch);
 	kvfree(tx->tx_buf);
 	kfree(tx->tx_pages);
 	kfree(tx->tx_bvec);
@@ -752,6 +819,8 @@ static struct kvh_dev *kvh_net_alloc(void)
 	n->q[KVH_NET_VQ_RX].chains =
 		kvmalloc_array(KVH_NET_RX_BUFS, sizeof(struct kvh_chain),
 			       GFP_KERNEL_ACCOUNT);
+	n->q[KVH_NET_VQ_RX].rx_batch =
+		kcalloc(KVH_NET_RX_BATCH, sizeof(void *), GFP_KERNEL_ACCOUNT);
 	n->q[KVH_NET_VQ_TX].tx_buf = kvmalloc(KVH_NET_TX_MAX,
 					      GFP_KERNEL_ACCOUNT);
 	n->q[KVH_NET_VQ_TX].tx_hdr = alloc_page(GFP_KERNEL_ACCOUNT);
@@ -761,7 +830,8 @@ static struct kvh_dev *kvh_net_alloc(void)
 	n->q[KVH_NET_VQ_TX].tx_bvec =
 		kcalloc(KVH_NET_TX_PAGES, sizeof(struct bio_vec),
 			GFP_KERNEL_ACCOUNT);
-	if (!n->q[KVH_NET_VQ_RX].chains || !n->q[KVH_NET_VQ_TX].tx_buf ||
+	if (!n->q[KVH_NET_VQ_RX].chains || !n->q[KVH_NET_VQ_RX].rx_batch ||
+	    !n->q[KVH_NET_VQ_TX].tx_buf ||
 	    !n->q[KVH_NET_VQ_TX].tx_hdr || !n->q[KVH_NET_VQ_TX].tx_pages ||
 	    !n->q[KVH_NET_VQ_TX].tx_bvec) {
 		kvh_net_free(&n->dev);
