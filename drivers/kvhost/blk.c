@@ -70,6 +70,8 @@ struct kvh_blk_q {
  * @bdev: the block device when @file is one
  * @wq: runs flush, discard and write-zeroes while a backend is attached
  * @geom: what requests are checked against (capacity, block size, ...)
+ * @dio_align: O_DIRECT: the memory alignment the backend needs (its
+ *	logical block size), else 0; less aligned requests are bounced
  * @config: what KVHOST_BLK_GET_CONFIG returns
  * @serial: the GET_ID answer
  * @q: per-queue state
@@ -81,6 +83,7 @@ struct kvh_blk {
 	struct block_device *bdev;
 	struct workqueue_struct *wq;
 	struct kvh_blk_geom geom;
+	u32 dio_align;
 	struct kvhost_blk_config config;
 	u8 serial[VIRTIO_BLK_ID_BYTES];
 	struct kvh_blk_q q[KVH_BLK_MAX_QUEUES];
@@ -102,6 +105,9 @@ struct kvh_blk {
  * @written: data bytes written into guest memory
  * @nseg: entries in @seg
  * @seg: DISCARD / WRITE_ZEROES ranges, validated, in CPU order
+ * @bounce: O_DIRECT with guest buffers the backend cannot take: the data
+ *	goes through these pages instead (NULL otherwise)
+ * @nbounce: pages in @bounce
  * @iov: the chain's iovecs, then (when logging) its log entries
  */
 struct kvh_blk_req {
@@ -118,6 +124,8 @@ struct kvh_blk_req {
 	u32 written;
 	unsigned int nseg;
 	struct kvh_blk_seg seg[KVH_BLK_DWZ_SEG_MAX];
+	struct bio_vec *bounce;
+	unsigned int nbounce;
 	struct iovec iov[];
 };
 
@@ -157,6 +165,72 @@ static void kvh_blk_req_done(struct kvh_blk_req *req)
 	kvh_work_queue(q->vq->worker, &q->done_work);
 }
 
+static void kvh_blk_bounce_free(struct kvh_blk_req *req)
+{
+	unsigned int i;
+
+	for (i = 0; i < req->nbounce; i++)
+		__free_page(req->bounce[i].bv_page);
+	kvfree(req->bounce);
+	req->bounce = NULL;
+	req->nbounce = 0;
+}
+
+/*
+ * An O_DIRECT request whose guest buffers are not aligned for the
+ * backend: move its data through kernel pages.  OUT copies the data in
+ * now (the worker is in the owner's mm); IN copies it out on completion.
+ * Returns 0 with req->iter over the pages, or -ENOMEM / -EFAULT.
+ */
+static int kvh_blk_bounce(struct kvh_blk_req *req)
+{
+	unsigned int i, n = DIV_ROUND_UP(req->len, PAGE_SIZE);
+	size_t left = req->len, chunk;
+	struct bio_vec *bv;
+
+	bv = kvmalloc_array(n, sizeof(*bv), GFP_KERNEL_ACCOUNT);
+	if (!bv)
+		return -ENOMEM;
+	req->bounce = bv;
+	for (i = 0; i < n; i++, left -= chunk) {
+		chunk = min_t(size_t, left, PAGE_SIZE);
+		bv[i].bv_page = alloc_page(GFP_KERNEL_ACCOUNT);
+		if (!bv[i].bv_page)
+			goto nomem;
+		bv[i].bv_offset = 0;
+		bv[i].bv_len = chunk;
+		req->nbounce++;
+		if (req->type == VIRTIO_BLK_T_OUT &&
+		    copy_page_from_iter(bv[i].bv_page, 0, chunk, &req->iter) !=
+		    chunk) {
+			kvh_blk_bounce_free(req);
+			return -EFAULT;
+		}
+	}
+	iov_iter_bvec(&req->iter, req->type == VIRTIO_BLK_T_OUT ? WRITE : READ,
+		      bv, n, req->len);
+	return 0;
+
+nomem:
+	kvh_blk_bounce_free(req);
+	return -ENOMEM;
+}
+
+/* IN through a bounce: copy what was read into guest memory. */
+static int kvh_blk_bounce_out(struct kvh_blk_req *req)
+{
+	struct iov_iter to;
+	unsigned int i;
+
+	iov_iter_init(&to, READ, req->iov + req->c.out, req->c.in, req->len);
+	for (i = 0; i < req->nbounce; i++)
+		if (copy_page_to_iter(req->bounce[i].bv_page, 0,
+				      req->bounce[i].bv_len, &to) !=
+		    req->bounce[i].bv_len)
+			return -EFAULT;
+	return 0;
+}
+
 static void kvh_blk_done_work(struct kvh_work *work)
 {
 	struct kvh_blk_q *q = container_of(work, struct kvh_blk_q, done_work);
@@ -168,8 +242,15 @@ static void kvh_blk_done_work(struct kvh_work *work)
 	mutex_lock(&vq->mutex);
 	node = llist_reverse_order(llist_del_all(&q->done));
 	llist_for_each_entry_safe(req, next, node, node) {
+		if (req->bounce && req->type == VIRTIO_BLK_T_IN &&
+		    req->status == VIRTIO_BLK_S_OK && !vq->broken &&
+		    kvh_blk_bounce_out(req)) {
+			kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
+			kvh_vq_fail(vq, KVH_E_UNMAPPED);
+		}
 		kvh_blk_complete(vq, &req->c, req->status_ptr, req->status,
 				 req->written + 1);
+		kvh_blk_bounce_free(req);
 		kfree(req);
 		n++;
 	}
@@ -265,11 +346,19 @@ static int kvh_blk_dwz_one(struct kvh_blk *b, u32 type, u64 sector, u32 num,
 	int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 	int r;
 
+	if (type == VIRTIO_BLK_T_DISCARD && b->bdev) {
+		/*
+		 * A plain discard, no zeroes promised: vfs_fallocate() does
+		 * not pass FALLOC_FL_NO_HIDE_STALE on, so ask the block layer,
+		 * and drop the range from the page cache as blkdev_fallocate()
+		 * would.
+		 */
+		truncate_inode_pages_range(b->file->f_mapping, pos,
+					   pos + len - 1);
+		return blkdev_issue_discard(b->bdev, sector, num, GFP_KERNEL);
+	}
 	if (type == VIRTIO_BLK_T_DISCARD)
-		/* On a block device, a plain discard: no zeroes promised. */
-		return vfs_fallocate(b->file, b->bdev ?
-				     punch | FALLOC_FL_NO_HIDE_STALE : punch,
-				     pos, len);
+		return vfs_fallocate(b->file, punch, pos, len);
 	/* WRITE_ZEROES: the range reads as zeroes afterwards, always. */
 	r = vfs_fallocate(b->file, unmap ? punch : zero, pos, len);
 	if (r == -EOPNOTSUPP)
@@ -323,6 +412,20 @@ static struct kvh_blk_req *kvh_blk_req_alloc(struct kvh_vq *vq,
 	return req;
 }
 
+/* A request that could not be submitted: IOERR, or a guest fault. */
+static void kvh_blk_req_fail(struct kvh_vq *vq, struct kvh_blk_req *req,
+			     int r)
+{
+	if (r == -EFAULT) {
+		kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
+		kvh_vq_fail(vq, KVH_E_UNMAPPED);
+	} else {
+		kvh_blk_complete(vq, &req->c, req->status_ptr,
+				 VIRTIO_BLK_S_IOERR, 1);
+	}
+	kfree(req);
+}
+
 /*
  * Validate one request and submit it.  Errors found here complete the
  * chain at once; a chain with nowhere to put the status, or whose header
@@ -369,17 +472,31 @@ static void kvh_blk_submit(struct kvh_blk *b, struct kvh_vq *vq,
 	req->len = p.len;
 	req->nseg = p.nseg;
 	memcpy(req->seg, p.seg, p.nseg * sizeof(p.seg[0]));
+	req->bounce = NULL;
+	req->nbounce = 0;
 	atomic_inc(&q->inflight);
 	switch (p.type) {
 	case VIRTIO_BLK_T_IN:
-		/* The iterators are over the request's own copy of the iovecs. */
-		iov_iter_init(&req->iter, READ, req->iov + c->out, c->in,
-			      p.len);
-		kvh_blk_submit_rw(b, req, p.sector);
-		break;
 	case VIRTIO_BLK_T_OUT:
-		iov_iter_init(&req->iter, WRITE, req->iov, c->out, c->out_len);
-		iov_iter_advance(&req->iter, sizeof(struct virtio_blk_outhdr));
+		/* The iterators are over the request's own copy of the iovecs. */
+		if (p.type == VIRTIO_BLK_T_IN) {
+			iov_iter_init(&req->iter, READ, req->iov + c->out, c->in,
+				      p.len);
+		} else {
+			iov_iter_init(&req->iter, WRITE, req->iov, c->out,
+				      c->out_len);
+			iov_iter_advance(&req->iter,
+					 sizeof(struct virtio_blk_outhdr));
+		}
+		if (b->dio_align &&
+		    (iov_iter_alignment(&req->iter) & (b->dio_align - 1))) {
+			r = kvh_blk_bounce(req);
+			if (r) {
+				atomic_dec(&q->inflight);
+				kvh_blk_req_fail(vq, req, r);
+				break;
+			}
+		}
 		kvh_blk_submit_rw(b, req, p.sector);
 		break;
 	default:
@@ -457,6 +574,7 @@ static void kvh_blk_detach(struct kvh_blk *b)
 	b->bdev = NULL;
 	memset(&b->config, 0, sizeof(b->config));
 	memset(&b->geom, 0, sizeof(b->geom));
+	b->dio_align = 0;
 }
 
 /* Fill the geometry and config for @file.  dev mutex held. */
@@ -498,6 +616,13 @@ static int kvh_blk_probe(struct kvh_blk *b, struct file *file)
 	if (size < bs)
 		return -EINVAL;
 	g->capacity = (size & ~(u64)(bs - 1)) >> SECTOR_SHIFT;
+	b->dio_align = 0;
+	if (file->f_flags & O_DIRECT) {
+		struct block_device *under = b->bdev ?: inode->i_sb->s_bdev;
+
+		b->dio_align = under ? bdev_logical_block_size(under) :
+				       SECTOR_SIZE;
+	}
 	g->blk_size = bs;
 	g->ro = ro;
 	g->discard = discard && !ro;
