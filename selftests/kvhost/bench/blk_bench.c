@@ -79,6 +79,7 @@ struct opts {
 	long long poll_max_ns;	/* >= 0: the export runs in an iothread */
 	bool event_idx;
 	bool verbose;
+	unsigned int poll_us;	/* > 0: both sides poll instead of sleeping */
 };
 
 struct req {
@@ -171,6 +172,9 @@ static void print_help(FILE *f)
 		"  --aio io_uring|native  its aio= (default io_uring, else native)\n"
 		"  --qsd-poll-max-ns N    run the export in an iothread with this\n"
 		"                     poll-max-ns (default: the main loop)\n"
+		"  --poll USEC        polling mode: the driver spins on the used\n"
+		"                     ring; kvhost's vring gets this busyloop\n"
+		"                     timeout, QSD an iothread polling as long\n"
 		"  -v, --verbose      setup details on stderr\n");
 }
 
@@ -218,6 +222,7 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 		{ "sock", required_argument, NULL, 'U' },
 		{ "aio", required_argument, NULL, 'A' },
 		{ "qsd-poll-max-ns", required_argument, NULL, 'P' },
+		{ "poll", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -319,6 +324,13 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			if (parse_uint(optarg, "poll-max-ns", INT_MAX, &v))
 				return -EINVAL;
 			o->poll_max_ns = v;
+			break;
+		case 'L':
+			if (parse_uint(optarg, "poll", INT_MAX / 1000, &v) || !v)
+				return -EINVAL;
+			o->poll_us = v;
+			if (o->poll_max_ns < 0)
+				o->poll_max_ns = v * 1000LL;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -593,6 +605,14 @@ static int setup_kvhost(struct bench *b)
 	r = vq_program(&b->vq);
 	if (r)
 		goto err;
+	if (b->o.poll_us) {
+		struct vhost_vring_state st = { .index = 0, .num = b->o.poll_us };
+
+		what = "VHOST_SET_VRING_BUSYLOOP_TIMEOUT";
+		r = vq_ioctl(b->dev_fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st);
+		if (r)
+			goto err;
+	}
 	what = b->o.dev;
 	b->backend_fd = open(b->o.dev, O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (b->backend_fd < 0) {
@@ -990,6 +1010,18 @@ static int reap(struct bench *b, bool measuring, unsigned int *n)
 	return 0;
 }
 
+/* Polling mode: spin on the used ring, as a polling driver would. */
+static int spin_used(struct vq *vq, int timeout_ms)
+{
+	long long deadline = vq_now_ms() + timeout_ms;
+	unsigned int i = 0;
+
+	while (!vq_used_pending(vq))
+		if (!(++i & 0xfff) && vq_now_ms() >= deadline)
+			return -ETIMEDOUT;
+	return 0;
+}
+
 static int run(struct bench *b)
 {
 	enum { WARMUP, MEASURE, DRAIN } phase = WARMUP;
@@ -1034,8 +1066,12 @@ static int run(struct bench *b)
 			continue;
 		}
 		b->waits += phase == MEASURE;
-		r = vq_wait_used(&b->vq, VQ_TIMEOUT_MS);
-		vq_disable_cb(&b->vq);
+		if (b->o.poll_us) {
+			r = spin_used(&b->vq, VQ_TIMEOUT_MS);
+		} else {
+			r = vq_wait_used(&b->vq, VQ_TIMEOUT_MS);
+			vq_disable_cb(&b->vq);
+		}
 		if (r) {
 			fprintf(stderr,
 				"blk_bench: no completion in %d ms, %u in flight: %s\n",
@@ -1087,7 +1123,8 @@ static void report(struct bench *b)
 	       iops * b->o.bs / 1e6);
 	printf("\"lat_p50_us\":%s,\"lat_p99_us\":%s,\"cpu_ns_per_io\":%s,",
 	       p50, p99, cpu);
-	printf("\"errors\":%llu}\n", (unsigned long long)b->errors);
+	printf("\"poll_us\":%u,\"errors\":%llu}\n", b->o.poll_us,
+	       (unsigned long long)b->errors);
 	fflush(stdout);
 	if (b->o.verbose && b->ios)
 		fprintf(stderr,
