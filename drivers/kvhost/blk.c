@@ -34,6 +34,8 @@
 #include <kvhost/kvhost.h>
 
 #define KVH_BLK_MAX_QUEUES	16
+/* Bios of one request on the bio fast path (each up to BIO_MAX_VECS). */
+#define KVH_BLK_BIOS		4
 
 static unsigned int kvh_blk_max_queues = 4;
 module_param_named(max_queues, kvh_blk_max_queues, uint, 0444);
@@ -105,6 +107,10 @@ struct kvh_blk {
  * @written: data bytes written into guest memory
  * @nseg: entries in @seg
  * @seg: DISCARD / WRITE_ZEROES ranges, validated, in CPU order
+ * @bio: the bio fast path: the request's bios, released on completion
+ * @nbios: entries in @bio
+ * @bios_left: bios in flight, plus one while submitting
+ * @bio_error: one of them failed
  * @bounce: O_DIRECT with guest buffers the backend cannot take: the data
  *	goes through these pages instead (NULL otherwise)
  * @nbounce: pages in @bounce
@@ -124,6 +130,10 @@ struct kvh_blk_req {
 	u32 written;
 	unsigned int nseg;
 	struct kvh_blk_seg seg[KVH_BLK_DWZ_SEG_MAX];
+	struct bio *bio[KVH_BLK_BIOS];
+	unsigned int nbios;
+	atomic_t bios_left;
+	bool bio_error;
 	struct bio_vec *bounce;
 	unsigned int nbounce;
 	struct iovec iov[];
@@ -231,6 +241,19 @@ static int kvh_blk_bounce_out(struct kvh_blk_req *req)
 	return 0;
 }
 
+/* Unpin the guest pages of the bio path (IN dirtied them); sleeps. */
+static void kvh_blk_bios_release(struct kvh_blk_req *req)
+{
+	unsigned int i;
+
+	for (i = 0; i < req->nbios; i++) {
+		bio_release_pages(req->bio[i], req->type == VIRTIO_BLK_T_IN &&
+				  !req->bio_error);
+		bio_put(req->bio[i]);
+	}
+	req->nbios = 0;
+}
+
 static void kvh_blk_done_work(struct kvh_work *work)
 {
 	struct kvh_blk_q *q = container_of(work, struct kvh_blk_q, done_work);
@@ -251,6 +274,7 @@ static void kvh_blk_done_work(struct kvh_work *work)
 		kvh_blk_complete(vq, &req->c, req->status_ptr, req->status,
 				 req->written + 1);
 		kvh_blk_bounce_free(req);
+		kvh_blk_bios_release(req);
 		kfree(req);
 		n++;
 	}
@@ -280,6 +304,88 @@ static void kvh_blk_rw_done(struct kiocb *iocb, long ret)
 		req->status = VIRTIO_BLK_S_IOERR;
 	}
 	kvh_blk_req_done(req);
+}
+
+/* Drop a count of the bio path; the last one completes the request. */
+static void kvh_blk_bio_put_ref(struct kvh_blk_req *req)
+{
+	if (!atomic_dec_and_test(&req->bios_left))
+		return;
+	if (!READ_ONCE(req->bio_error)) {
+		req->status = VIRTIO_BLK_S_OK;
+		if (req->type == VIRTIO_BLK_T_IN)
+			req->written = req->len;
+	} else {
+		req->status = VIRTIO_BLK_S_IOERR;
+	}
+	/* The pages are released by the worker: dirtying them sleeps. */
+	kvh_blk_req_done(req);
+}
+
+static void kvh_blk_bio_done(struct bio *bio)
+{
+	struct kvh_blk_req *req = bio->bi_private;
+
+	if (bio->bi_status)
+		WRITE_ONCE(req->bio_error, true);
+	kvh_blk_bio_put_ref(req);
+}
+
+/*
+ * The bio fast path, for an O_DIRECT block device and aligned guest
+ * buffers: bios built on the guest's pages, pinned here in the owner's
+ * mm, submitted without the file and kiocb layers.  Returns -E2BIG, with
+ * nothing pinned and req->iter as it was, when the request needs more
+ * than KVH_BLK_BIOS bios.
+ */
+static int kvh_blk_submit_bio(struct kvh_blk *b, struct kvh_blk_req *req,
+			      u64 sector)
+{
+	blk_opf_t opf = req->type == VIRTIO_BLK_T_OUT ? REQ_OP_WRITE :
+							REQ_OP_READ;
+	size_t done = 0;
+	struct bio *bio;
+	unsigned int i;
+	int r = 0;
+
+	req->nbios = 0;
+	req->bio_error = false;
+	while (iov_iter_count(&req->iter)) {
+		if (req->nbios == KVH_BLK_BIOS) {
+			r = -E2BIG;
+			break;
+		}
+		bio = bio_alloc(b->bdev,
+				bio_iov_vecs_to_alloc(&req->iter, BIO_MAX_VECS),
+				opf, GFP_KERNEL);
+		bio->bi_iter.bi_sector = sector;
+		bio->bi_private = req;
+		bio->bi_end_io = kvh_blk_bio_done;
+		bio->bi_ioprio = get_current_ioprio();
+		r = bio_iov_iter_get_pages(bio, &req->iter);
+		if (r || !bio->bi_iter.bi_size) {
+			bio_put(bio);
+			r = r ?: -EIO;
+			break;
+		}
+		done += bio->bi_iter.bi_size;
+		sector += bio->bi_iter.bi_size >> SECTOR_SHIFT;
+		req->bio[req->nbios++] = bio;
+	}
+	if (r) {
+		kvh_blk_bios_release(req);
+		iov_iter_revert(&req->iter, done);
+		if (r == -E2BIG)
+			return r;
+		/* Nothing submitted: an I/O error for the whole request. */
+		req->bio_error = true;
+	}
+	/* Our own count keeps the request alive until all are submitted. */
+	atomic_set(&req->bios_left, req->nbios + 1);
+	for (i = 0; i < req->nbios; i++)
+		submit_bio(req->bio[i]);
+	kvh_blk_bio_put_ref(req);
+	return 0;
 }
 
 static void kvh_blk_submit_rw(struct kvh_blk *b, struct kvh_blk_req *req,
@@ -474,6 +580,7 @@ static void kvh_blk_submit(struct kvh_blk *b, struct kvh_vq *vq,
 	memcpy(req->seg, p.seg, p.nseg * sizeof(p.seg[0]));
 	req->bounce = NULL;
 	req->nbounce = 0;
+	req->nbios = 0;
 	atomic_inc(&q->inflight);
 	switch (p.type) {
 	case VIRTIO_BLK_T_IN:
@@ -497,6 +604,10 @@ static void kvh_blk_submit(struct kvh_blk *b, struct kvh_vq *vq,
 				break;
 			}
 		}
+		/* Raw device, O_DIRECT, aligned: the bio fast path. */
+		if (b->bdev && b->dio_align && !req->bounce &&
+		    !kvh_blk_submit_bio(b, req, p.sector))
+			break;
 		kvh_blk_submit_rw(b, req, p.sector);
 		break;
 	default:
