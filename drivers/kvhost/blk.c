@@ -289,6 +289,15 @@ static void kvh_blk_done_work(struct kvh_work *work)
 		wake_up(&q->idle);
 }
 
+/* An IN or OUT ended, from any context: all of it, or an I/O error. */
+static void kvh_blk_rw_finish(struct kvh_blk_req *req, bool ok)
+{
+	req->status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+	if (ok && req->type == VIRTIO_BLK_T_IN)
+		req->written = req->len;
+	kvh_blk_req_done(req);
+}
+
 static void kvh_blk_rw_done(struct kiocb *iocb, long ret)
 {
 	struct kvh_blk_req *req = container_of(iocb, struct kvh_blk_req, iocb);
@@ -296,14 +305,7 @@ static void kvh_blk_rw_done(struct kiocb *iocb, long ret)
 	if ((iocb->ki_flags & IOCB_WRITE) &&
 	    S_ISREG(file_inode(iocb->ki_filp)->i_mode))
 		kiocb_end_write(iocb);
-	if (ret == req->len) {
-		req->status = VIRTIO_BLK_S_OK;
-		if (req->type == VIRTIO_BLK_T_IN)
-			req->written = req->len;
-	} else {
-		req->status = VIRTIO_BLK_S_IOERR;
-	}
-	kvh_blk_req_done(req);
+	kvh_blk_rw_finish(req, ret == req->len);
 }
 
 /* Drop a count of the bio path; the last one completes the request. */
@@ -311,15 +313,8 @@ static void kvh_blk_bio_put_ref(struct kvh_blk_req *req)
 {
 	if (!atomic_dec_and_test(&req->bios_left))
 		return;
-	if (!READ_ONCE(req->bio_error)) {
-		req->status = VIRTIO_BLK_S_OK;
-		if (req->type == VIRTIO_BLK_T_IN)
-			req->written = req->len;
-	} else {
-		req->status = VIRTIO_BLK_S_IOERR;
-	}
 	/* The pages are released by the worker: dirtying them sleeps. */
-	kvh_blk_req_done(req);
+	kvh_blk_rw_finish(req, !READ_ONCE(req->bio_error));
 }
 
 static void kvh_blk_bio_done(struct bio *bio)
@@ -636,17 +631,7 @@ static void kvh_blk_handle(struct kvh_vq *vq)
 			q->throttled = true;
 			break;
 		}
-		r = kvh_vq_get_chain(vq, &c);
-		if (r == -EAGAIN) {
-			kvh_vq_flush_used(vq);
-			if (kvh_vq_busy_poll(vq, kvh_vq_avail_pending))
-				continue;
-			if (kvh_vq_enable_notify(vq)) {
-				kvh_vq_disable_notify(vq);
-				continue;
-			}
-			break;
-		}
+		r = kvh_vq_next_chain(vq, &c);
 		if (r)
 			break;
 		kvh_blk_submit(b, vq, &c);

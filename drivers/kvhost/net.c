@@ -265,17 +265,7 @@ static void kvh_net_tx(struct kvh_vq *vq)
 	kvh_net_hlens(vq, &vhost_hlen, &sock_hlen);
 	kvh_vq_disable_notify(vq);
 	while (!vq->broken) {
-		r = kvh_vq_get_chain(vq, &c);
-		if (r == -EAGAIN) {
-			kvh_vq_flush_used(vq);
-			if (kvh_vq_busy_poll(vq, kvh_vq_avail_pending))
-				continue;
-			if (kvh_vq_enable_notify(vq)) {
-				kvh_vq_disable_notify(vq);
-				continue;
-			}
-			break;
-		}
+		r = kvh_vq_next_chain(vq, &c);
 		if (r)
 			break;
 		if (c.in) {

@@ -54,14 +54,7 @@ static void kvh_test_handle(struct kvh_vq *vq)
 		goto out;
 	kvh_vq_disable_notify(vq);
 	while (!vq->broken) {
-		r = kvh_vq_get_chain(vq, &c);
-		if (r == -EAGAIN) {
-			if (kvh_vq_enable_notify(vq)) {
-				kvh_vq_disable_notify(vq);
-				continue;
-			}
-			break;
-		}
+		r = kvh_vq_next_chain(vq, &c);
 		if (r)
 			break;
 		written = kvh_test_copy(t, vq, &c);

@@ -345,6 +345,36 @@ bool kvh_vq_enable_notify(struct kvh_vq *vq)
 }
 
 /**
+ * kvh_vq_next_chain - the next chain of this run, or its end
+ * @vq: the vq, mutex held, notifications disabled
+ * @c: filled in
+ *
+ * When the ring is empty: publish what was gathered, busy-poll if the VMM
+ * asked for it, then turn kicks back on, checking for a last-moment
+ * entry.
+ *
+ * Return: 0 with @c walked; -EAGAIN when the ring stayed empty and kicks
+ * are on again (end the run); another negative errno after a guest error
+ * (the vq is stopped).
+ */
+int kvh_vq_next_chain(struct kvh_vq *vq, struct kvh_chain *c)
+{
+	int r;
+
+	for (;;) {
+		r = kvh_vq_get_chain(vq, c);
+		if (r != -EAGAIN)
+			return r;
+		kvh_vq_flush_used(vq);
+		if (kvh_vq_busy_poll(vq, kvh_vq_avail_pending))
+			continue;
+		if (!kvh_vq_enable_notify(vq))
+			return -EAGAIN;
+		kvh_vq_disable_notify(vq);
+	}
+}
+
+/**
  * kvh_vq_busy_poll - spin for up to the vq's busyloop timeout
  * @vq: the vq, mutex held
  * @ready: the condition to wait for

@@ -245,6 +245,7 @@ static inline void kvh_vq_lock_ctl(struct kvh_vq *vq)
 int kvh_vq_start(struct kvh_vq *vq, void *backend);
 void *kvh_vq_stop(struct kvh_vq *vq);
 int kvh_vq_get_chain(struct kvh_vq *vq, struct kvh_chain *c);
+int kvh_vq_next_chain(struct kvh_vq *vq, struct kvh_chain *c);
 int kvh_vq_get_chain_at(struct kvh_vq *vq, struct kvh_chain *c,
 			unsigned int seg);
 int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written);
