@@ -24,7 +24,6 @@
  * test says so and checks what each does.
  */
 #include <assert.h>
-#include <dirent.h>
 #include <sched.h>
 #include <endian.h>
 #include <errno.h>
@@ -2239,36 +2238,20 @@ FIXTURE_VARIANT_ADD(busy, kvhost) {
 	.c = { .upstream = false },
 };
 
-/* The device's worker threads: "vhost-<pid>" or "kvh-<pid>-<n>". */
+/* Pin the device's worker threads to @cpu; how many, or -errno. */
 static int pin_workers(const struct rig *n, int cpu)
 {
-	char prefix[32], path[300], comm[32];
-	struct dirent *d;
+	pid_t tids[8];
 	cpu_set_t set;
-	int found = 0;
-	FILE *f;
-	DIR *dir;
+	int nt, i;
 
-	snprintf(prefix, sizeof(prefix), n->cfg->upstream ? "vhost-%d\n" :
-		 "kvh-%d-", getpid());
+	nt = vq_workers(getpid(), n->cfg->upstream, tids, 8);
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	dir = opendir("/proc");
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir))) {
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) &&
-		    !strncmp(comm, prefix, strlen(prefix)) &&
-		    !sched_setaffinity(atoi(d->d_name), sizeof(set), &set))
-			found++;
-		fclose(f);
-	}
-	closedir(dir);
-	return found;
+	for (i = 0; i < nt; i++)
+		if (sched_setaffinity(tids[i], sizeof(set), &set))
+			return -errno;
+	return nt;
 }
 
 static int set_busyloop(struct rig *n, unsigned int q, unsigned int usec)

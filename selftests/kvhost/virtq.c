@@ -9,6 +9,7 @@
  * fence separates publishing an index from reading the other side's
  * notification suppression state.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -924,4 +925,77 @@ int vq_debugfs_get(int dev_fd, unsigned int index, const char *name,
 	}
 	fclose(f);
 	return r;
+}
+
+/**
+ * vq_workers - the worker threads a device made for @owner
+ * @owner: the owner's tgid (VHOST_SET_OWNER's caller)
+ * @upstream: look for vhost's "vhost-<owner>" instead of kvhost's
+ *	"kvh-<owner>-<n>"
+ * @tids: filled with their thread ids
+ * @max: room in @tids
+ *
+ * Return: how many were found (at most @max), or -errno.
+ */
+int vq_workers(pid_t owner, bool upstream, pid_t *tids, int max)
+{
+	char prefix[32], path[64], comm[32], *end;
+	struct dirent *de;
+	int n = 0;
+	long pid;
+	FILE *f;
+	DIR *d;
+
+	/* vhost's name is the whole comm: match its newline too. */
+	snprintf(prefix, sizeof(prefix), upstream ? "vhost-%d\n" : "kvh-%d-",
+		 (int)owner);
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && n < max) {
+		pid = strtol(de->d_name, &end, 10);
+		if (pid <= 0 || *end)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, prefix, strlen(prefix)))
+			tids[n++] = pid;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/**
+ * vq_task_ticks - CPU time of a task from /proc/<pid>/stat
+ * @pid: a thread id, or a tgid for the whole process
+ * @ticks: utime + stime, in clock ticks (sysconf(_SC_CLK_TCK))
+ *
+ * Return: 0 or -errno.
+ */
+int vq_task_ticks(pid_t pid, unsigned long long *ticks)
+{
+	unsigned long long ut, st;
+	char path[64], buf[1024], *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the comm, which may hold anything: from field 3. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1,
+			 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -EPROTO;
+	*ticks = ut + st;
+	return 0;
 }

@@ -180,4 +180,9 @@ int vq_broken(int dev_fd, unsigned int index, __u64 *val);
 int vq_debugfs_get(int dev_fd, unsigned int index, const char *name,
 		   __u64 *val);
 
+/* A device's worker threads, by name: kvhost's or upstream vhost's. */
+int vq_workers(pid_t owner, bool upstream, pid_t *tids, int max);
+/* utime + stime of a task (a whole process for a tgid), in clock ticks. */
+int vq_task_ticks(pid_t pid, unsigned long long *ticks);
+
 #endif /* KVHOST_SELFTEST_VIRTQ_H */

@@ -3,7 +3,6 @@
  * kvhost worker threads: one per vq (or per device), created at
  * VHOST_SET_OWNER in the owner's cgroup, gone after RESET_OWNER and close.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,46 +16,19 @@
 #include <linux/vhost.h>
 
 #include "kselftest_harness.h"
+#include "virtq.h"
 
 #define TEST_NODE "/dev/" KVHOST_TEST_NODE
 #define MAX_WORKERS 64
 
-/* Thread ids of the kernel threads named "kvh-<pid>-<n>", in @tids. */
-static int find_workers(pid_t owner, int *tids, int max)
-{
-	char prefix[32], path[300], comm[64];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-	FILE *f;
-
-	snprintf(prefix, sizeof(prefix), "kvh-%d-", owner);
-	d = opendir("/proc");
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) &&
-		    !strncmp(comm, prefix, strlen(prefix)) && n < max)
-			tids[n++] = atoi(de->d_name);
-		fclose(f);
-	}
-	closedir(d);
-	return n;
-}
-
 /* Poll until exactly @want workers exist (threads exit asynchronously). */
 static int wait_workers(pid_t owner, int want)
 {
-	int tids[MAX_WORKERS], n = -1, i;
+	pid_t tids[MAX_WORKERS];
+	int n = -1, i;
 
 	for (i = 0; i < 200; i++) {
-		n = find_workers(owner, tids, MAX_WORKERS);
+		n = vq_workers(owner, false, tids, MAX_WORKERS);
 		if (n == want)
 			break;
 		usleep(10000);
@@ -133,7 +105,8 @@ TEST_F(worker, gone_after_close)
 TEST_F(worker, in_owner_cgroup)
 {
 	char dir[128], path[192], line[256], want[256];
-	int tids[MAX_WORKERS], n, i;
+	pid_t tids[MAX_WORKERS];
+	int n, i;
 	FILE *f;
 
 	if (access("/sys/fs/cgroup/cgroup.procs", W_OK))
@@ -148,7 +121,7 @@ TEST_F(worker, in_owner_cgroup)
 	ASSERT_EQ(0, fclose(f));
 
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_SET_OWNER, NULL));
-	n = find_workers(getpid(), tids, MAX_WORKERS);
+	n = vq_workers(getpid(), false, tids, MAX_WORKERS);
 	EXPECT_EQ(expected_workers(), n);
 	snprintf(want, sizeof(want), "0::/kvhost-test-%d\n", getpid());
 	for (i = 0; i < n; i++) {

@@ -21,7 +21,6 @@
  * Prints exactly one JSON line on stdout; everything else goes to stderr.
  * Exit status: 0, 1 if any request failed, 2 on any other failure.
  */
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -484,74 +483,30 @@ err:
 /* kvhost's worker kthreads for this process: "kvh-<tgid>-<n>". */
 static void find_workers(struct bench *b)
 {
-	char prefix[32], path[64], comm[32], *end;
-	struct dirent *de;
-	size_t plen;
-	long pid;
-	DIR *d;
-	FILE *f;
+	int n = vq_workers(getpid(), false, b->worker, MAX_WORKERS);
 
-	snprintf(prefix, sizeof(prefix), "kvh-%d-", (int)getpid());
-	plen = strlen(prefix);
-	d = opendir("/proc");
-	if (!d)
-		return;
-	while ((de = readdir(d)) && b->nworkers < MAX_WORKERS) {
-		pid = strtol(de->d_name, &end, 10);
-		if (pid <= 0 || *end)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, plen))
-			b->worker[b->nworkers++] = pid;
-		fclose(f);
-	}
-	closedir(d);
+	b->nworkers = n > 0 ? n : 0;
 	if (b->o.verbose)
 		fprintf(stderr, "blk_bench: %u kvhost worker(s)\n",
 			b->nworkers);
 }
 
-/* utime + stime of a task (a whole process for a tgid), in clock ticks. */
-static int task_ticks(pid_t pid, __u64 *ticks)
-{
-	unsigned long long ut, st;
-	char path[64], buf[1024], *p;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the comm, which may hold anything: from field 3. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1,
-			 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		return -EPROTO;
-	*ticks = ut + st;
-	return 0;
-}
-
 static int backend_ticks(struct bench *b, __u64 *ticks)
 {
+	unsigned long long t;
 	unsigned int i;
-	__u64 t;
 	int r;
 
 	*ticks = 0;
-	if (b->o.target == TARGET_QSD)
-		return task_ticks(b->daemon, ticks);
+	if (b->o.target == TARGET_QSD) {
+		r = vq_task_ticks(b->daemon, &t);
+		*ticks = t;
+		return r;
+	}
 	if (!b->nworkers)
 		return -ESRCH;
 	for (i = 0; i < b->nworkers; i++) {
-		r = task_ticks(b->worker[i], &t);
+		r = vq_task_ticks(b->worker[i], &t);
 		if (r)
 			return r;
 		*ticks += t;

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -51,8 +50,6 @@
 #define RX_BUF		2048
 #define WARMUP_MS	500
 #define INJECT_BATCH	64
-/* /proc/<tid>/stat after "comm) ": state ... utime stime. */
-#define STAT_TIMES	"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
 
 static const __u8 mac_guest[ETH_ALEN] = { 0x02, 0x6b, 0x76, 0x62, 0, 1 };
 static const __u8 mac_nobody[ETH_ALEN] = { 0x02, 0x6b, 0x76, 0x62, 0, 9 };
@@ -86,44 +83,17 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* utime + stime, in ns, of the device's workers: ours by name. */
+/* utime + stime, in ns, of the device's workers. */
 static long long worker_cpu_ns(const struct bench *b)
 {
-	char prefix[32], path[300], comm[32], stat[1024], *p;
-	unsigned long long ut, st, total = 0;
-	struct dirent *d;
-	FILE *f;
-	DIR *dir;
+	unsigned long long t, total = 0;
+	pid_t tids[8];
+	int n, i;
 
-	snprintf(prefix, sizeof(prefix), strstr(b->node, "kvhost") ?
-		 "kvh-%d-" : "vhost-%d\n", getpid());
-	dir = opendir("/proc");
-	if (!dir)
-		return 0;
-	while ((d = readdir(dir))) {
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (!fgets(comm, sizeof(comm), f) ||
-		    strncmp(comm, prefix, strlen(prefix))) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
-		snprintf(path, sizeof(path), "/proc/%s/stat", d->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(stat, sizeof(stat), f)) {
-			/* Fields after the ")" of comm: utime is the 12th. */
-			p = strrchr(stat, ')');
-			if (p && sscanf(p + 2, STAT_TIMES, &ut, &st) == 2)
-				total += ut + st;
-		}
-		fclose(f);
-	}
-	closedir(dir);
+	n = vq_workers(getpid(), !strstr(b->node, "kvhost"), tids, 8);
+	for (i = 0; i < n; i++)
+		if (!vq_task_ticks(tids[i], &t))
+			total += t;
 	return total * (1000000000LL / sysconf(_SC_CLK_TCK));
 }
 
