@@ -263,47 +263,62 @@ static void wait_call(struct vq *vq)
 	vq_disable_cb(vq);
 }
 
-/* Keep the TX ring full; count buffers used in the window. */
-static unsigned long long run_tx(struct bench *b, bool gso,
-				 long long *t0, long long *t1,
-				 long long *cpu0, long long *cpu1)
+/* The measured window: its bounds and the workers' CPU time at each. */
+struct window {
+	long long t0, t1, cpu0, cpu1;
+};
+
+/*
+ * Keep vq @q full of @len-byte buffers (device-readable for TX, writable
+ * for RX), reaping as they come back; count the ones used in the window
+ * after the warm-up.
+ */
+static unsigned long long run_ring(struct bench *b, unsigned int q,
+				   unsigned int len, struct window *w)
 {
-	unsigned int len = HLEN + (gso ? GSO_LEN : b->size), next = 0;
-	struct vq *vq = &b->vq[TXQ];
 	unsigned long long count = 0, mark = 0;
-	long long start = now_ns(), warm, end;
+	long long warm, end;
+	struct vq *vq = &b->vq[q];
+	unsigned int next = 0;
 	struct vq_used_buf u;
 	struct vq_sg sg;
 
-	tx_prepare(b, gso);
-	warm = start + WARMUP_MS * 1000000LL;
+	warm = now_ns() + WARMUP_MS * 1000000LL;
 	end = warm + b->seconds * 1000000000LL;
-	*t0 = 0;
+	w->t0 = 0;
 	vq_disable_cb(vq);
 	for (;;) {
 		while (vq->num_free) {
 			sg.gpa = b->buf_gpa + (__u64)next * b->slot;
 			sg.len = len;
-			if (vq_add(vq, &sg, 1, 0, NULL) < 0)
+			if (vq_add(vq, &sg, q == TXQ, q == RXQ, NULL) < 0)
 				break;
 			next = (next + 1) % b->ring;
 		}
 		vq_notify(vq);
 		while (!vq_reap(vq, &u))
 			count++;
-		if (!*t0 && now_ns() >= warm) {
-			*t0 = now_ns();
-			*cpu0 = worker_cpu_ns(b);
+		if (!w->t0 && now_ns() >= warm) {
+			w->t0 = now_ns();
+			w->cpu0 = worker_cpu_ns(b);
 			mark = count;
 		}
-		if (*t0 && now_ns() >= end)
+		if (w->t0 && now_ns() >= end)
 			break;
-		if (!vq->num_free)
+		/* Wait only with every buffer posted. */
+		if (!vq->num_free && !vq_used_pending(vq))
 			wait_call(vq);
 	}
-	*t1 = now_ns();
-	*cpu1 = worker_cpu_ns(b);
+	w->t1 = now_ns();
+	w->cpu1 = worker_cpu_ns(b);
 	return count - mark;
+}
+
+/* TX: every slot prepared once, the ring kept full. */
+static unsigned long long run_tx(struct bench *b, bool gso, struct window *w)
+{
+	tx_prepare(b, gso);
+	return run_ring(b, TXQ, HLEN + (gso ? GSO_LEN : b->size), w);
 }
 
 static void *inject(void *arg)
@@ -338,53 +353,18 @@ static void *inject(void *arg)
 	return NULL;
 }
 
-/* Keep RX buffers posted while the injector floods the tap. */
-static unsigned long long run_rx(struct bench *b, long long *t0,
-				 long long *t1, long long *cpu0,
-				 long long *cpu1)
+/* RX: buffers kept posted while the injector floods the tap. */
+static unsigned long long run_rx(struct bench *b, struct window *w)
 {
-	struct vq *vq = &b->vq[RXQ];
-	unsigned long long count = 0, mark = 0;
-	long long start, warm, end;
-	unsigned int next = 0;
-	struct vq_used_buf u;
-	struct vq_sg sg;
+	unsigned long long n;
 	pthread_t t;
 
 	if (pthread_create(&t, NULL, inject, b))
 		die("thread", errno);
-	start = now_ns();
-	warm = start + WARMUP_MS * 1000000LL;
-	end = warm + b->seconds * 1000000000LL;
-	*t0 = 0;
-	vq_disable_cb(vq);
-	for (;;) {
-		while (vq->num_free) {
-			sg.gpa = b->buf_gpa + (__u64)next * b->slot;
-			sg.len = b->slot;
-			if (vq_add(vq, &sg, 0, 1, NULL) < 0)
-				break;
-			next = (next + 1) % b->ring;
-		}
-		vq_notify(vq);
-		while (!vq_reap(vq, &u))
-			count++;
-		if (!*t0 && now_ns() >= warm) {
-			*t0 = now_ns();
-			*cpu0 = worker_cpu_ns(b);
-			mark = count;
-		}
-		if (*t0 && now_ns() >= end)
-			break;
-		/* Wait only with every buffer posted. */
-		if (!vq->num_free && !vq_used_pending(vq))
-			wait_call(vq);
-	}
-	*t1 = now_ns();
-	*cpu1 = worker_cpu_ns(b);
+	n = run_ring(b, RXQ, b->slot, w);
 	__atomic_store_n(&b->stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
-	return count - mark;
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -398,7 +378,7 @@ int main(int argc, char **argv)
 		{}
 	};
 	struct bench b = { .size = 64, .seconds = 3, .ring = 256 };
-	long long t0, t1, cpu0 = 0, cpu1 = 0;
+	struct window w = { 0 };
 	unsigned long long n;
 	double secs;
 	int c;
@@ -435,10 +415,10 @@ int main(int argc, char **argv)
 	tap_setup(&b);
 	dev_setup(&b);
 	if (!strcmp(b.mode, "rx"))
-		n = run_rx(&b, &t0, &t1, &cpu0, &cpu1);
+		n = run_rx(&b, &w);
 	else
-		n = run_tx(&b, !strcmp(b.mode, "gso"), &t0, &t1, &cpu0, &cpu1);
-	secs = (t1 - t0) / 1e9;
+		n = run_tx(&b, !strcmp(b.mode, "gso"), &w);
+	secs = (w.t1 - w.t0) / 1e9;
 	if (!strcmp(b.mode, "gso"))
 		b.size = GSO_LEN;
 	printf("{\"node\":\"%s\",\"mode\":\"%s\",\"size\":%u,", b.node, b.mode,
@@ -447,6 +427,6 @@ int main(int argc, char **argv)
 	       n / secs);
 	printf("\"gbps\":%.3f,\"cpu_ns_per_pkt\":%.0f}\n",
 	       n * (double)b.size * 8 / secs / 1e9,
-	       n ? (double)(cpu1 - cpu0) / n : 0.0);
+	       n ? (double)(w.cpu1 - w.cpu0) / n : 0.0);
 	return 0;
 }
