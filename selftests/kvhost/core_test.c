@@ -2102,6 +2102,168 @@ TEST_F(hostile, recovers_after_restart)
 	EXPECT_EQ(0, vq_poll_eventfd(vq->err_fd, VQ_QUIET_MS, NULL));
 }
 
+/* Wait for the device to use the one raw chain it was given, at head. */
+static void expect_raw_used(struct __test_metadata *_metadata,
+			    struct hostile *h, __u16 head, const char *what)
+{
+	struct rig *r = &h->r;
+	struct vq *vq = &r->vq[h->bad];
+	__u64 n = 0;
+
+	ASSERT_EQ(0, vq_kick(vq));
+	ASSERT_EQ(0, vq_wait_used(vq, VQ_TIMEOUT_MS))
+		TH_LOG("%s: not used", what);
+	EXPECT_EQ(1, vq_used_idx(vq));
+	EXPECT_EQ(head, vq->used->ring[0].id);
+	EXPECT_EQ(0, vq_poll_eventfd(vq->err_fd, VQ_QUIET_MS, NULL))
+		TH_LOG("%s: the error eventfd fired", what);
+	if (r->upstream)
+		return;
+	ASSERT_EQ(0, vq_errors(r->fd, h->bad, &n));
+	EXPECT_EQ(h->errs, n) TH_LOG("%s: counted as an error", what);
+}
+
+/*
+ * Descriptors 0 .. num - 1 linked in order: on the loopback num - 1
+ * readable bytes and one writable descriptor, on net TX a frame whose
+ * first descriptor holds the header.  With @loop the last one links back
+ * to 0, so the walk reaches num + 1 descriptors.
+ */
+static void chain_through_ring(struct hostile *h, bool loop)
+{
+	struct rig *r = &h->r;
+	struct vq *vq = &r->vq[h->bad];
+	__u64 buf = rig_buf(r, 2 * NUM);
+	unsigned int i;
+	struct chain c;
+	__u16 flags;
+
+	for (i = 0; i < NUM; i++) {
+		flags = i + 1 < NUM || loop ? VRING_DESC_F_NEXT : 0;
+		if (r->kind == KIND_TEST && i + 1 == NUM)
+			vq_raw_desc(vq, i, buf + NUM, NUM,
+				    flags | VRING_DESC_F_WRITE, 0);
+		else
+			vq_raw_desc(vq, i, buf + i, 1, flags, (i + 1) % NUM);
+	}
+	if (r->kind == KIND_NET) {
+		net_chain(r, &c);
+		vq_raw_desc(vq, 0, c.sg[0].gpa, c.sg[0].len,
+			    VRING_DESC_F_NEXT, 1);
+	}
+	vq_raw_avail(vq, 0);
+}
+
+/* A chain of exactly num descriptors is legal. */
+TEST_F(hostile, chain_of_num)
+{
+	chain_through_ring(&self->h, false);
+	expect_raw_used(_metadata, &self->h, 0, "chain of num");
+}
+
+/* The same chain looped back to its head: num + 1 is one too many. */
+TEST_F(hostile, chain_of_num_plus_one)
+{
+	chain_through_ring(&self->h, true);
+	expect_ring_error(_metadata, &self->h, "chain of num + 1", "loop");
+}
+
+/* More entries than a 16-bit next can name: over everyone's limit. */
+TEST_F(hostile, indirect_len_over_limit)
+{
+	struct vq *vq = &self->h.r.vq[self->h.bad];
+
+	/* All of it is guest memory: only the length is wrong. */
+	vq_raw_desc(vq, 0, GPA_A, (0x10000 + 1) * sizeof(struct vring_desc),
+		    VRING_DESC_F_INDIRECT, 0);
+	vq_raw_avail(vq, 0);
+	expect_ring_error(_metadata, &self->h, "indirect of 65537 entries",
+			  "indirect_len");
+}
+
+TEST_F(hostile, indirect_table_half_mapped)
+{
+	struct vq *vq = &self->h.r.vq[self->h.bad];
+
+	vq_raw_desc(vq, 0, GPA_HOLE - sizeof(struct vring_desc),
+		    2 * sizeof(struct vring_desc), VRING_DESC_F_INDIRECT, 0);
+	vq_raw_avail(vq, 0);
+	expect_ring_error(_metadata, &self->h, "indirect table half in hole",
+			  "indirect_map");
+}
+
+/*
+ * An indirect table across the A/B boundary (adjacent in guest-physical
+ * space, apart in the VMM), its first entry split between them: legal.
+ */
+TEST_F(hostile, indirect_table_spans_regions)
+{
+	struct rig *r = &self->h.r;
+	struct vq *vq = &r->vq[self->h.bad];
+	unsigned int n = r->kind == KIND_NET ? 1 : 2;
+	__u64 tgpa = GPA_B - sizeof(struct vring_desc) / 2;
+	struct vring_desc t[2];
+
+	ASSERT_EQ(NULL, vq_mem_hva(&r->mem, tgpa, n * sizeof(t[0])));
+	valid_chain_at(r, t, 0);
+	ASSERT_EQ(0, vq_mem_write(&r->mem, tgpa, t, n * sizeof(t[0])));
+	vq_raw_desc(vq, 0, tgpa, n * sizeof(t[0]), VRING_DESC_F_INDIRECT, 0);
+	vq_raw_avail(vq, 0);
+	expect_raw_used(_metadata, &self->h, 0, "table across regions");
+}
+
+/*
+ * Two readable descriptors of 2 GiB + 4 KiB each, in a 5 GiB region no
+ * one touches: the chain's total does not fit the used entry's 32 bits.
+ * Upstream does not check (its TX hands the socket what it can).
+ */
+TEST_F(hostile, chain_len_over_4g)
+{
+	const __u64 big = 0x200000000ULL, piece = 0x80001000ULL;
+	struct rig *r = &self->h.r;
+	struct vq *vq = &r->vq[self->h.bad];
+
+	if (variant->upstream)
+		SKIP(return, "upstream does not bound a chain's length");
+	ASSERT_LE(0, vq_mem_add(&r->mem, big, 0x140000000ULL));
+	ASSERT_EQ(0, vq_mem_set_table(&r->mem, r->fd));
+	vq_raw_desc(vq, 0, big, piece, VRING_DESC_F_NEXT, 1);
+	vq_raw_desc(vq, 1, big + piece, piece, 0, 0);
+	vq_raw_avail(vq, 0);
+	expect_ring_error(_metadata, &self->h, "4 GiB + 8 KiB readable",
+			  "chain_len");
+}
+
+/*
+ * One device's broken vring stops neither its other vring nor another
+ * device of the same kind.
+ */
+TEST_F(hostile, other_device_unaffected)
+{
+	struct hostile *h = &self->h;
+	struct vq *vq = &h->r.vq[h->bad];
+	struct rig *o;
+	__u64 n = 0;
+
+	o = calloc(1, sizeof(*o));
+	ASSERT_NE(NULL, o);
+	rig_open(_metadata, o, variant->path, variant->kind,
+		 variant->upstream);
+	rig_setup(_metadata, o, 0, NUM, false);
+	rig_run_all(_metadata, o);
+	vq_raw_avail(vq, NUM);
+	expect_ring_error(_metadata, h, "head == num", "head");
+	rig_good_roundtrip(_metadata, o, h->bad, false);
+	rig_good_roundtrip(_metadata, o, h->bad, true);
+	EXPECT_EQ(0, vq_poll_eventfd(o->vq[h->bad].err_fd, 0, NULL));
+	if (!variant->upstream) {
+		ASSERT_EQ(0, vq_errors(o->fd, h->bad, &n));
+		EXPECT_EQ(0, n) TH_LOG("the other device counted errors");
+	}
+	EXPECT_EQ(0, rig_close(o));
+	free(o);
+}
+
 /*
  * kvhost cannot log a zero-length write and refuses it while logging;
  * upstream accepts it, and on net TX any writable descriptor is an error
