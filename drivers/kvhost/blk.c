@@ -111,6 +111,8 @@ struct kvh_blk {
  * @nbios: entries in @bio
  * @bios_left: bios in flight, plus one while submitting
  * @bio_error: one of them failed
+ * @fault: the backend could not reach the guest's buffers (-EFAULT): the
+ *	guest's memory went away under the request
  * @bounce: O_DIRECT with guest buffers the backend cannot take: the data
  *	goes through these pages instead (NULL otherwise)
  * @nbounce: pages in @bounce
@@ -133,6 +135,7 @@ struct kvh_blk_req {
 	struct bio *bio[KVH_BLK_BIOS];
 	unsigned int nbios;
 	atomic_t bios_left;
+	bool fault;
 	bool bio_error;
 	struct bio_vec *bounce;
 	unsigned int nbounce;
@@ -265,9 +268,11 @@ static void kvh_blk_done_work(struct kvh_work *work)
 	mutex_lock(&vq->mutex);
 	node = llist_reverse_order(llist_del_all(&q->done));
 	llist_for_each_entry_safe(req, next, node, node) {
-		if (req->bounce && req->type == VIRTIO_BLK_T_IN &&
-		    req->status == VIRTIO_BLK_S_OK && !vq->broken &&
-		    kvh_blk_bounce_out(req)) {
+		if (!vq->broken &&
+		    (req->fault ||
+		     (req->bounce && req->type == VIRTIO_BLK_T_IN &&
+		      req->status == VIRTIO_BLK_S_OK &&
+		      kvh_blk_bounce_out(req)))) {
 			kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
 			kvh_vq_fail(vq, KVH_E_UNMAPPED);
 		}
@@ -305,6 +310,7 @@ static void kvh_blk_rw_done(struct kiocb *iocb, long ret)
 	if ((iocb->ki_flags & IOCB_WRITE) &&
 	    S_ISREG(file_inode(iocb->ki_filp)->i_mode))
 		kiocb_end_write(iocb);
+	req->fault = ret == -EFAULT;
 	kvh_blk_rw_finish(req, ret == req->len);
 }
 
@@ -510,6 +516,7 @@ static struct kvh_blk_req *kvh_blk_req_alloc(struct kvh_vq *vq,
 	req->written = 0;
 	req->nseg = 0;
 	req->status = VIRTIO_BLK_S_OK;
+	req->fault = false;
 	return req;
 }
 
