@@ -77,11 +77,18 @@ static void kvh_dev_drop_owner(struct kvh_dev *dev)
 	dev->mm = NULL;
 }
 
-/* Everything back to the state of a fresh open.  dev->mutex held. */
+/*
+ * Everything back to the state of a fresh open.  dev->mutex held.  The
+ * workers first give up any fault they wait on (kvh_worker_kill()), so
+ * that a guest page nobody will ever supply cannot block close() or
+ * RESET_OWNER.
+ */
 static void kvh_dev_reset(struct kvh_dev *dev)
 {
 	unsigned int i;
 
+	for (i = 0; i < dev->nworkers; i++)
+		kvh_worker_kill(dev->workers[i]);
 	if (dev->ops->stop)
 		dev->ops->stop(dev);
 	kvh_dev_drop_owner(dev);

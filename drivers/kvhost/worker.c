@@ -12,6 +12,8 @@
 #include <linux/file.h>
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/signal.h>
 #include <linux/slab.h>
 
 #include <kvhost/worker.h>
@@ -28,10 +30,17 @@ static int kvh_worker_fn(void *data)
 	struct kvh_work *work, *next;
 	struct llist_node *node;
 
+	/*
+	 * kvh_worker_kill() may abort a fault this thread waits on (a
+	 * userfaultfd region nobody serves).  Only the kernel's SIGKILL gets
+	 * through; the sleep below is TASK_IDLE, so a pending one does not
+	 * turn the loop into a spin.
+	 */
+	allow_kernel_signal(SIGKILL);
 	kthread_use_mm(w->mm);
 	for (;;) {
 		/* Pairs with the barrier in llist_add(). */
-		set_current_state(TASK_INTERRUPTIBLE);
+		set_current_state(TASK_IDLE);
 		if (kthread_should_stop()) {
 			__set_current_state(TASK_RUNNING);
 			break;
@@ -149,7 +158,28 @@ void kvh_worker_flush(struct kvh_worker *w)
 	kvh_work_init(&f.work, kvh_flush_fn);
 	init_completion(&f.done);
 	kvh_work_queue(w, &f.work);
-	wait_for_completion(&f.done);
+	if (wait_for_completion_killable(&f.done)) {
+		/* A dying caller must not wait on a fault it would serve. */
+		kvh_worker_kill(w);
+		wait_for_completion(&f.done);
+	}
+}
+
+/**
+ * kvh_worker_kill - abort whatever user-memory fault @w is waiting on
+ * @w: the worker, or NULL
+ *
+ * For teardown, and for a dying control-path caller: a guest page whose
+ * fault never completes (userfaultfd that nobody serves) must not block
+ * close(), RESET_OWNER or the owner's exit.  From now on any fault of
+ * @w's that would wait fails instead (-EFAULT to the copy, -EINTR to
+ * get_user_pages()); faults that need no waiting still succeed.  @w
+ * keeps running until kvh_worker_destroy().
+ */
+void kvh_worker_kill(struct kvh_worker *w)
+{
+	if (w)
+		send_sig(SIGKILL, w->task, 1);
 }
 
 static int kvh_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,

@@ -232,12 +232,19 @@ int kvh_dev_check_owner(struct kvh_dev *dev);
  * @vq: the vq
  *
  * As mutex_lock(), but a handler busy-polling the ring under the mutex
- * sees the waiter and returns it early (kvh_vq_busy_poll()).
+ * sees the waiter and returns it early (kvh_vq_busy_poll()).  A caller
+ * that is being killed first makes the vq's worker give up a fault it
+ * may be stuck on (kvh_worker_kill()): the owner's exit never waits on
+ * its own guest memory.  The caller holds dev->mutex, so vq->worker is
+ * stable.
  */
 static inline void kvh_vq_lock_ctl(struct kvh_vq *vq)
 {
 	atomic_inc(&vq->ctl_waiting);
-	mutex_lock(&vq->mutex);
+	if (mutex_lock_killable(&vq->mutex)) {
+		kvh_worker_kill(vq->worker);
+		mutex_lock(&vq->mutex);
+	}
 	atomic_dec(&vq->ctl_waiting);
 }
 

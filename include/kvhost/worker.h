@@ -80,6 +80,7 @@ struct kvh_worker *kvh_worker_create(struct mm_struct *mm, const char *name);
 void kvh_worker_destroy(struct kvh_worker *w);
 void kvh_work_queue(struct kvh_worker *w, struct kvh_work *work);
 void kvh_worker_flush(struct kvh_worker *w);
+void kvh_worker_kill(struct kvh_worker *w);
 
 void kvh_poll_init(struct kvh_poll *poll, kvh_work_fn_t fn, __poll_t mask);
 int kvh_poll_start(struct kvh_poll *poll, struct file *file);
