@@ -851,7 +851,7 @@ static void tx_pool(struct __test_metadata *_metadata, struct rig *n,
 /*
  * Cut [gpa, gpa + len) into descriptors, a different way for each seq:
  * whole; header apart; header apart and the frame in three; the header
- * itself split; header and Ethernet header together.
+ * itself split; header and Ethernet header together; the header in three.
  */
 static unsigned int tx_layout(const struct rig *n, __u64 gpa, __u32 len,
 			      __u32 seq, struct vq_sg *sg)
@@ -859,7 +859,7 @@ static unsigned int tx_layout(const struct rig *n, __u64 gpa, __u32 len,
 	__u32 s = rnd_seed(seq, 77), a, b, h = n->hlen;
 	unsigned int k = 0;
 
-	switch (seq % 5) {
+	switch (seq % 6) {
 	case 0:
 		sg[k++] = (struct vq_sg){ gpa, len };
 		break;
@@ -879,10 +879,17 @@ static unsigned int tx_layout(const struct rig *n, __u64 gpa, __u32 len,
 		sg[k++] = (struct vq_sg){ gpa, 5 };
 		sg[k++] = (struct vq_sg){ gpa + 5, len - 5 };
 		break;
-	default:
+	case 4:
 		sg[k++] = (struct vq_sg){ gpa, h + ETH_HLEN };
 		sg[k++] = (struct vq_sg){ gpa + h + ETH_HLEN,
 					  len - h - ETH_HLEN };
+		break;
+	default:
+		/* The header in three pieces (DPDK's CVE-2022-2132 class). */
+		sg[k++] = (struct vq_sg){ gpa, 1 };
+		sg[k++] = (struct vq_sg){ gpa + 1, 3 };
+		sg[k++] = (struct vq_sg){ gpa + 4, h - 4 };
+		sg[k++] = (struct vq_sg){ gpa + h, len - h };
 		break;
 	}
 	return k;
@@ -2691,6 +2698,159 @@ TEST_F(backend, attach_detach)
 	close(other.tap);
 	EXPECT_TRUE(vq_running(n, 0));
 	EXPECT_EQ(0, set_backend(n, 0, -1));
+}
+
+/*
+ * guest: a guest that breaks the rules of the net device's rings, and a
+ * backend that disappears.  Plain tun, both nodes.
+ */
+
+FIXTURE(guest) {
+	struct rig n;
+};
+
+FIXTURE_VARIANT(guest) {
+	struct net_cfg c;
+};
+
+FIXTURE_VARIANT_ADD(guest, vhost) {
+	.c = { .upstream = true, .mrg = true, .event_idx = true },
+};
+
+FIXTURE_VARIANT_ADD(guest, kvhost) {
+	.c = { .upstream = false, .mrg = true, .event_idx = true },
+};
+
+FIXTURE_SETUP(guest)
+{
+	rig_setup(_metadata, &self->n, &variant->c);
+}
+
+FIXTURE_TEARDOWN(guest)
+{
+	rig_close(&self->n);
+}
+
+/*
+ * Kick vq q holding one bad chain: the error eventfd fires, the chain is
+ * not used, and kvhost counts one error and stops the vring.
+ */
+static void expect_net_ring_error(struct __test_metadata *_metadata,
+				  struct rig *n, unsigned int q,
+				  const char *what)
+{
+	__u64 errs = 0, broken = 0;
+
+	EXPECT_EQ(1, vq_wait_err(&n->vq[q], VQ_TIMEOUT_MS))
+		TH_LOG("%s: the error eventfd did not fire", what);
+	EXPECT_EQ(0, vq_used_idx(&n->vq[q])) TH_LOG("%s: used", what);
+	if (n->cfg->upstream)
+		return;
+	ASSERT_EQ(0, vq_errors(n->fd, q, &errs));
+	EXPECT_EQ(1, errs) TH_LOG("%s: vq%u-errors", what, q);
+	ASSERT_EQ(0, vq_broken(n->fd, q, &broken));
+	EXPECT_EQ(1, broken) TH_LOG("%s: vq%u-broken", what, q);
+}
+
+/* A TX chain with a writable descriptor: nothing for a device to send. */
+TEST_F(guest, tx_writable_desc)
+{
+	struct rig *n = &self->n;
+	struct spec s = { K_RAW, 100, 0 };
+	struct virtio_net_hdr vh;
+	struct vq_sg sg[2];
+	int head;
+
+	sg[0].gpa = vq_mem_alloc(&n->mem, HDR_MAX + s.len, 8);
+	sg[1].gpa = vq_mem_alloc(&n->mem, 64, 8);
+	ASSERT_NE(VQ_BAD_GPA, sg[0].gpa);
+	ASSERT_NE(VQ_BAD_GPA, sg[1].gpa);
+	frame_build(n->fbuf, &s, 1, false, &vh);
+	ASSERT_EQ(0, vq_mem_write(&n->mem, sg[0].gpa + n->hlen, n->fbuf,
+				  s.len));
+	sg[0].len = n->hlen + s.len;
+	sg[1].len = 64;
+	head = vq_add(&n->vq[TXQ], sg, 1, 1, NULL);
+	ASSERT_LE(0, head);
+	ASSERT_EQ(0, vq_kick(&n->vq[TXQ]));
+	expect_net_ring_error(_metadata, n, TXQ, "TX with a writable part");
+	EXPECT_EQ(0, pkt_recv(n, &vh, n->rbuf, BUF_SIZE, QUIET_MS))
+		TH_LOG("a frame reached the tap");
+}
+
+/* An RX chain with a readable descriptor: the device may not write it. */
+TEST_F(guest, rx_readable_desc)
+{
+	struct rig *n = &self->n;
+	struct vq_sg sg[2];
+	struct spec s;
+	int head;
+
+	sg[0].gpa = vq_mem_alloc(&n->mem, 64, 8);
+	sg[1].gpa = vq_mem_alloc(&n->mem, 2048, 8);
+	ASSERT_NE(VQ_BAD_GPA, sg[0].gpa);
+	ASSERT_NE(VQ_BAD_GPA, sg[1].gpa);
+	sg[0].len = 64;
+	sg[1].len = 2048;
+	head = vq_add(&n->vq[RXQ], sg, 1, 1, NULL);
+	ASSERT_LE(0, head);
+	ASSERT_EQ(0, vq_kick(&n->vq[RXQ]));
+	small_spec(&s, 1);
+	ASSERT_EQ(0, pkt_inject(n, &s, 1));
+	expect_net_ring_error(_metadata, n, RXQ, "RX with a readable part");
+}
+
+/*
+ * The tap's link is deleted with TX frames in flight: every buffer still
+ * comes back (its frame dropped), nothing is a ring error, and the queues
+ * work again on a new tap.
+ */
+TEST_F(guest, tap_deleted_mid_traffic)
+{
+	const struct spec s = { K_RAW, 1000, 0 }, small = { K_RAW, 100, 0 };
+	struct rig *n = &self->n;
+	struct vq_used_buf u;
+	unsigned int i, q;
+	__u64 v;
+	int r;
+
+	tx_pool(_metadata, n, 64, HDR_MAX + SMALL_MAX);
+	for (i = 0; i < 32; i++)
+		ASSERT_LE(0, tx_send_spec(n, &s, i));
+	ASSERT_EQ(0, vq_notify(&n->vq[TXQ]));
+	ASSERT_EQ(0, ip_cmd("ip link del %s", n->ifname));
+	for (; i < 64; i++)
+		ASSERT_LE(0, tx_send_spec(n, &s, i));
+	ASSERT_EQ(0, vq_notify(&n->vq[TXQ]));
+	while (n->inflight[TXQ]) {
+		r = vq_wait_used(&n->vq[TXQ], VQ_TIMEOUT_MS);
+		ASSERT_EQ(0, r) TH_LOG("%u TX buffers never came back",
+				       n->inflight[TXQ]);
+		ASSERT_TRUE(used_sane(n, TXQ));
+		ASSERT_EQ(0, vq_reap(&n->vq[TXQ], &u));
+		((struct txslot *)u.cookie)->next = n->tx_free;
+		n->tx_free = u.cookie;
+		n->inflight[TXQ]--;
+	}
+	for (q = 0; q < NVQS; q++) {
+		EXPECT_EQ(0, vq_poll_eventfd(n->vq[q].err_fd, 0, NULL));
+		if (!n->cfg->upstream) {
+			ASSERT_EQ(0, vq_errors(n->fd, q, &v));
+			EXPECT_EQ(0, v) TH_LOG("vq%u counted errors", q);
+		}
+	}
+
+	/* A new tap on the same vrings. */
+	close(n->pkt);
+	close(n->tap);
+	n->pkt = -1;
+	ASSERT_EQ(0, tap_create(n));
+	ASSERT_EQ(0, tap_config(n));
+	ASSERT_EQ(0, pkt_open(n));
+	for (q = 0; q < NVQS; q++)
+		ASSERT_EQ(0, set_backend(n, q, n->tap));
+	tx_run(_metadata, n, &small, 1);
+	rx_run(_metadata, n, RX_MRG, &small, 1);
 }
 
 TEST_HARNESS_MAIN
