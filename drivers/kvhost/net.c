@@ -34,6 +34,7 @@
 #include <net/xdp.h>
 
 #include <kvhost/kvhost.h>
+#include <kvhost/net_hdr.h>
 
 #define KVH_NET_VQ_RX		0
 #define KVH_NET_VQ_TX		1
@@ -92,61 +93,6 @@ static struct kvh_net_q *kvh_net_q(struct kvh_vq *vq)
 	struct kvh_net *n = container_of(vq->dev, struct kvh_net, dev);
 
 	return &n->q[vq->index];
-}
-
-/* Header sizes for the features acked: added by us, or by the socket. */
-static void kvh_net_hlens(const struct kvh_vq *vq, size_t *vhost_hlen,
-			  size_t *sock_hlen)
-{
-	size_t hlen = vq->features & ((1ULL << VIRTIO_NET_F_MRG_RXBUF) |
-				      (1ULL << VIRTIO_F_VERSION_1)) ?
-		      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
-		      sizeof(struct virtio_net_hdr);
-
-	if (vq->features & (1ULL << VHOST_NET_F_VIRTIO_NET_HDR)) {
-		*vhost_hlen = hlen;
-		*sock_hlen = 0;
-	} else {
-		*vhost_hlen = 0;
-		*sock_hlen = hlen;
-	}
-}
-
-static u16 kvh_net16(const struct kvh_vq *vq, __virtio16 v)
-{
-	return __virtio16_to_cpu(vq->vr.little_endian, v);
-}
-
-/*
- * Is a guest's TX header (our own copy of it) one the backend may see?
- * @len is the packet length after the header.
- */
-static bool kvh_net_tx_hdr_ok(const struct kvh_vq *vq,
-			      const struct virtio_net_hdr *h, size_t len)
-{
-	u16 csum_start = kvh_net16(vq, h->csum_start);
-	u16 csum_offset = kvh_net16(vq, h->csum_offset);
-	u16 hdr_len = kvh_net16(vq, h->hdr_len);
-	u8 gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-
-	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
-		return false;
-	if (hdr_len > len)
-		return false;
-	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-	    (u32)csum_start + csum_offset + sizeof(__sum16) > len)
-		return false;
-	switch (gso) {
-	case VIRTIO_NET_HDR_GSO_NONE:
-		return !(h->gso_type & VIRTIO_NET_HDR_GSO_ECN);
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-	case VIRTIO_NET_HDR_GSO_UDP:
-		/* GSO needs an MSS and a checksum to finish per segment. */
-		return h->gso_size && (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
-	default:
-		return false;
-	}
 }
 
 /*
@@ -225,7 +171,8 @@ static int kvh_net_tx_pinned(struct kvh_vq *vq, struct kvh_net_q *q,
 	if (copy_from_iter(hdr, hlen, &from) != hlen)
 		return -EFAULT;
 	if (sock_hlen &&
-	    !kvh_net_tx_hdr_ok(vq, (void *)hdr, len - vhost_hlen - sock_hlen))
+	    !kvh_net_tx_hdr_ok(vq->vr.little_endian, (void *)hdr,
+			       len - vhost_hlen - sock_hlen))
 		return -EINVAL;
 	if (sock_hlen) {
 		q->tx_bvec[0].bv_page = q->tx_hdr;
@@ -262,7 +209,7 @@ static void kvh_net_tx(struct kvh_vq *vq)
 	if (!sock || vq->broken)
 		goto out;
 	kvh_poll_stop(&q->poll);
-	kvh_net_hlens(vq, &vhost_hlen, &sock_hlen);
+	kvh_net_hlens(vq->features, &vhost_hlen, &sock_hlen);
 	kvh_vq_disable_notify(vq);
 	while (!vq->broken) {
 		r = kvh_vq_next_chain(vq, &c);
@@ -301,7 +248,8 @@ static void kvh_net_tx(struct kvh_vq *vq)
 			break;
 		}
 		if (sock_hlen &&
-		    !kvh_net_tx_hdr_ok(vq, (void *)q->tx_buf, len - sock_hlen)) {
+		    !kvh_net_tx_hdr_ok(vq->vr.little_endian, (void *)q->tx_buf,
+				       len - sock_hlen)) {
 			vq->drops++;
 			goto done;
 		}
@@ -509,7 +457,7 @@ static void kvh_net_rx(struct kvh_vq *vq)
 	if (!sock || vq->broken)
 		goto out;
 	kvh_poll_stop(&q->poll);
-	kvh_net_hlens(vq, &vhost_hlen, &sock_hlen);
+	kvh_net_hlens(vq->features, &vhost_hlen, &sock_hlen);
 	mergeable = vq->features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	kvh_vq_disable_notify(vq);
 	while (!vq->broken) {

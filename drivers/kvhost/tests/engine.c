@@ -15,6 +15,7 @@
 #include "../mem.c"
 #include "../vring.c"
 #include "../blk_req.c"
+#include "../net_hdr.c"
 
 struct kvh_arena kvh_arena;
 
