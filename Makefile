@@ -10,7 +10,8 @@
 #   make sparse     sparse (C=2) over every source file
 #   make checkpatch checkpatch.pl --strict over every source file
 #   make selftests  build the kselftests (they run in a VM)
-#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 300)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 300),
+#                   FUZZ_JOBS (default 1) at a time; one summary line each
 
 KERNELRELEASE_HOST := $(shell uname -r)
 STOCK_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64)))
@@ -44,8 +45,10 @@ selftests:
 	$(MAKE) -C selftests/kvhost KSFT_DIR=$(KSFT_DIR)
 
 FUZZ_SECONDS ?= 300
+FUZZ_JOBS ?= 1
 fuzz:
-	$(MAKE) -C selftests/kvhost/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) -C selftests/kvhost/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		FUZZ_JOBS=$(FUZZ_JOBS)
 
 deps:
 	@scripts/deps

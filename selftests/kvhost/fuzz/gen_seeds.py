@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Write the seed corpus of the ring-engine and blk-parser fuzzers.
+"""Write the seed corpus of the ring-engine, blk-parser and net-header
+fuzzers.
 
     gen_seeds.py CORPUS_DIR
 
 Each seed is a small, named, meaningful input in the layout documented at
-the top of fuzz_chain.c, fuzz_used.c and fuzz_blk.c; libFuzzer mutates from
-there.
+the top of fuzz_chain.c, fuzz_used.c, fuzz_blk.c and fuzz_net.c; libFuzzer
+mutates from there.
 Existing files of the same name are overwritten, others are left alone.
 """
 
@@ -453,12 +454,102 @@ def blk_seeds():
     return seeds
 
 
+# --- fuzz_net ---------------------------------------------------------------
+
+N_BIG_ENDIAN = 0x01
+N_LEN_U8, N_LEN_U16, N_LEN_U32, N_LEN_U64 = range(4)
+F_MRG_RXBUF, F_VNET_HDR, F_VERSION_1 = 1 << 15, 1 << 27, 1 << 32
+NEEDS_CSUM = 0x01
+GSO_NONE, GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_ECN = 0, 1, 3, 4, 0x80
+
+
+def net_seed(length, flags=0, gso_type=GSO_NONE, hdr_len=0, gso_size=0,
+             csum_start=0, csum_offset=0, features=F_VERSION_1, le=True):
+    """A header and the packet length after it, in the smallest length
+    encoding that holds it."""
+    for enc, fmt in ((N_LEN_U8, 'B'), (N_LEN_U16, 'H'), (N_LEN_U32, 'I'),
+                     (N_LEN_U64, 'Q')):
+        if length < 1 << (8 * struct.calcsize(fmt)):
+            break
+    mode = enc << 1 | (0 if le else N_BIG_ENDIAN)
+    end = '<' if le else '>'
+    return struct.pack('<BQ', mode, features) + \
+        struct.pack(end + 'BBHHHH', flags, gso_type, hdr_len, gso_size,
+                    csum_start, csum_offset) + \
+        struct.pack('<' + fmt, length)
+
+
+def net_seeds():
+    seeds = {}
+    tso = dict(flags=NEEDS_CSUM, hdr_len=66, gso_size=1448, csum_start=34,
+               csum_offset=16)
+    # Header sizes by features: each combination of the three bits.
+    seeds['plain_legacy'] = net_seed(60, features=0)
+    seeds['plain_mrg_rxbuf'] = net_seed(60, features=F_MRG_RXBUF)
+    seeds['plain_version_1'] = net_seed(1500)
+    seeds['vnet_hdr_legacy'] = net_seed(60, features=F_VNET_HDR)
+    seeds['vnet_hdr_all'] = net_seed(
+        60, features=F_VNET_HDR | F_MRG_RXBUF | F_VERSION_1)
+    seeds['all_features'] = net_seed(60, features=2**64 - 1)
+    seeds['empty_packet'] = net_seed(0)
+    # Checksum offload.
+    seeds['csum_udp4'] = net_seed(60, NEEDS_CSUM, csum_start=34,
+                                  csum_offset=6)
+    seeds['csum_at_end'] = net_seed(42, NEEDS_CSUM, csum_start=34,
+                                    csum_offset=6)
+    seeds['csum_past_end'] = net_seed(41, NEEDS_CSUM, csum_start=34,
+                                      csum_offset=6)
+    seeds['csum_u16_wrap'] = net_seed(100, NEEDS_CSUM, csum_start=0xfff0,
+                                      csum_offset=0x10)
+    seeds['csum_max'] = net_seed(0x20000, NEEDS_CSUM, csum_start=0xffff,
+                                 csum_offset=0xffff)
+    seeds['csum_fields_without_flag'] = net_seed(
+        10, csum_start=0xffff, csum_offset=0xffff)
+    # Flags.
+    seeds['flag_data_valid'] = net_seed(60, 0x02)
+    seeds['flag_rsc_info'] = net_seed(60, 0x04)
+    seeds['flags_all'] = net_seed(60, 0xff)
+    # hdr_len.
+    seeds['hdr_len_at_end'] = net_seed(54, hdr_len=54)
+    seeds['hdr_len_past_end'] = net_seed(53, hdr_len=54)
+    seeds['hdr_len_max'] = net_seed(0xffff, hdr_len=0xffff)
+    # GSO.
+    seeds['tso4'] = net_seed(65000, gso_type=GSO_TCPV4, **tso)
+    seeds['tso6'] = net_seed(65000, gso_type=GSO_TCPV6, **tso)
+    seeds['ufo'] = net_seed(9000, gso_type=GSO_UDP, **tso)
+    seeds['tso4_ecn'] = net_seed(65000, gso_type=GSO_TCPV4 | GSO_ECN, **tso)
+    seeds['tso6_ecn'] = net_seed(65000, gso_type=GSO_TCPV6 | GSO_ECN, **tso)
+    seeds['ufo_ecn'] = net_seed(9000, gso_type=GSO_UDP | GSO_ECN, **tso)
+    seeds['ecn_without_gso'] = net_seed(9000, gso_type=GSO_ECN, **tso)
+    seeds['gso_size_zero'] = net_seed(
+        65000, gso_type=GSO_TCPV4, **dict(tso, gso_size=0))
+    seeds['gso_without_csum'] = net_seed(
+        65000, gso_type=GSO_TCPV6, **dict(tso, flags=0))
+    seeds['gso_type_2'] = net_seed(65000, gso_type=2, **tso)
+    seeds['gso_type_5'] = net_seed(65000, gso_type=5, **tso)
+    seeds['gso_type_ff'] = net_seed(65000, gso_type=0xff, **tso)
+    seeds['gso_hdr_len_past_end'] = net_seed(65, gso_type=GSO_TCPV4, **tso)
+    # A legacy big-endian guest.
+    seeds['big_endian_tso6'] = net_seed(65000, gso_type=GSO_TCPV6, le=False,
+                                        features=0, **tso)
+    seeds['big_endian_hdr_len'] = net_seed(60, hdr_len=54, le=False,
+                                           features=0)
+    seeds['big_endian_csum'] = net_seed(200, NEEDS_CSUM, csum_start=0x100,
+                                        le=False, features=0)
+    # Lengths beyond any packet.
+    seeds['len_u32'] = net_seed(0x10000, gso_type=GSO_TCPV4, **tso)
+    seeds['len_u64_max'] = net_seed(2**64 - 1, NEEDS_CSUM,
+                                    csum_start=0xffff, csum_offset=0xffff)
+    return seeds
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     for target, seeds in (('fuzz_chain', chain_seeds()),
                           ('fuzz_used', used_seeds()),
-                          ('fuzz_blk', blk_seeds())):
+                          ('fuzz_blk', blk_seeds()),
+                          ('fuzz_net', net_seeds())):
         d = os.path.join(sys.argv[1], target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
