@@ -476,7 +476,7 @@ static void kvh_net_rx(struct kvh_vq *vq)
 			/* Can never fit: drop it rather than stall. */
 			kvh_net_rx_discard(q, sock);
 			vq->drops++;
-			continue;
+			goto next;
 		}
 		if (n < 0)
 			break;
@@ -499,7 +499,7 @@ static void kvh_net_rx(struct kvh_vq *vq)
 			/* A fault, or someone else read the socket. */
 			kvh_vring_unget(&vq->vr, n);
 			vq->drops++;
-			continue;
+			goto next;
 		}
 		if (vhost_hlen) {
 			if (copy_to_iter(&hdr, sizeof(hdr), &fixup) !=
@@ -516,6 +516,11 @@ static void kvh_net_rx(struct kvh_vq *vq)
 		if (kvh_net_rx_complete(vq, q, n, vhost_len))
 			break;
 		bytes += vhost_len;
+next:
+		/*
+		 * Dropped packets count too: a flood the guest's buffers can
+		 * never take must not keep the worker here (CVE-2019-3900).
+		 */
 		if (kvh_vq_exceeds_weight(vq, ++reqs, bytes))
 			break;
 	}
