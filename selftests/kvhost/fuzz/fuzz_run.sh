@@ -65,6 +65,8 @@ run_one() # target max_len
 	cp "$FUZZ_DIR/corpus/$t"/* "$dir/" || return 1
 
 	start=$(date +%s)
+	# FUZZ_FLAGS is split into words on purpose.
+	# shellcheck disable=SC2086
 	"$bin" -max_total_time="$secs" -max_len="$max_len" \
 		-timeout="${FUZZ_TIMEOUT:-25}" -print_final_stats=1 \
 		-artifact_prefix="$OUT/artifacts/$t-" \
