@@ -7,6 +7,8 @@
 #   make demo       boot a VM, load kvhost, show what it offers, and a
 #                   3-minute benchmark against vhost-net, QSD and fio
 #   make bench      the full benchmark (Documentation/benchmarks.rst)
+#   make stress     1000 VMM kills and a minute of TOCTOU races per variant,
+#                   under the debug kernel (Documentation/testing.rst)
 #   make sparse     sparse (C=2) over every source file
 #   make checkpatch checkpatch.pl --strict over every source file
 #   make selftests  build the kselftests (they run in a VM)
@@ -63,5 +65,8 @@ bench:
 	@scripts/deps
 	@scripts/bench --full
 
+stress:
+	@scripts/stress
+
 .PHONY: all modules clean sparse checkpatch selftests fuzz deps check demo \
-	bench
+	bench stress
