@@ -378,8 +378,13 @@ static int kvh_blk_submit_bio(struct kvh_blk *b, struct kvh_blk_req *req,
 		iov_iter_revert(&req->iter, done);
 		if (r == -E2BIG)
 			return r;
-		/* Nothing submitted: an I/O error for the whole request. */
+		/*
+		 * Nothing submitted: an I/O error for the whole request, or,
+		 * when the guest's pages could not be pinned, a guest fault,
+		 * as on the kiocb path.
+		 */
 		req->bio_error = true;
+		req->fault = r == -EFAULT;
 	}
 	/* Our own count keeps the request alive until all are submitted. */
 	atomic_set(&req->bios_left, req->nbios + 1);
