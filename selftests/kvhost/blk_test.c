@@ -14,6 +14,11 @@
  *   mq      several queues at once, one thread each; a broken queue leaves
  *           the others running
  *   badblk  backend I/O errors (null_blk badblocks)
+ *   hostile malformed requests on one queue of a two-queue device: the
+ *           status or the err eventfd, the counters, and the other queue
+ *           and a second device serving on
+ *   fault   backend faults: dm-flakey, fail_make_request, a loop device
+ *           cleared with I/O in flight
  *   abi     the kvhost-blk ioctls and their errnos
  *
  * Backends (fixture variants): brd's /dev/ram0 (buffered and O_DIRECT),
@@ -22,7 +27,10 @@
  * a tmpfs file, and an O_DIRECT file on ext4 (on a loop device).  A
  * variant whose module or tool is missing SKIPs; everything runs with
  *
- *   scripts/vm -m brd,null_blk,loop,ext4 -- selftests/kvhost/blk_test
+ *   scripts/vm -m brd,null_blk,loop,ext4,dm_flakey -- selftests/kvhost/blk_test
+ *
+ * (dm-flakey needs dmsetup; fail_make_request needs a kernel with
+ * CONFIG_FAIL_MAKE_REQUEST, such as the debug kernel.)
  *
  * Guest memory is one memfd region.  Each request owns a slot there: an
  * indirect table, then the 16-byte header ending on a page boundary, the
@@ -3039,6 +3047,1009 @@ TEST_F(badblk, io_error_only_on_bad)
 	EXPECT_EQ(-1, first_diff(slot_data(s[0]), r->shadow + bad, len));
 	s[0] = req_do(_metadata, r, 0, &flush, NULL);
 	req_expect(_metadata, s[0], VIRTIO_BLK_S_OK, 1, "FLUSH, cleared");
+}
+
+/* Hostile guests: one queue misbehaves, the rest carry on */
+
+/*
+ * The hostile requests go to vq0 of a two-queue device; vq1 and a second
+ * device (one queue, on a file of its own) must neither count anything
+ * nor stop serving.
+ */
+FIXTURE(hostile) {
+	struct rig r;
+	struct rig r2;
+};
+
+FIXTURE_VARIANT(hostile) {
+	struct bk_cfg c;
+};
+
+FIXTURE_VARIANT_ADD(hostile, file) {
+	.c = { .kind = BK_FILE, .event_idx = true },
+};
+
+FIXTURE_VARIANT_ADD(hostile, nullb_4k_direct) {
+	.c = { .kind = BK_NULLB, .bs = 4096, .direct = true,
+	       .event_idx = true },
+};
+
+static const struct bk_cfg hostile_second = { .kind = BK_FILE };
+
+FIXTURE_SETUP(hostile)
+{
+	/* KVH_BLK_QUICK: the bio path only (the file runs in the stock boot). */
+	if (getenv("KVH_BLK_QUICK") && variant->c.kind == BK_FILE)
+		setup_skip(_metadata, "KVH_BLK_QUICK: the file variant skipped");
+	rig_init(&self->r, &variant->c);
+	rig_init(&self->r2, &hostile_second);
+	be_open(_metadata, &self->r.be, &variant->c);
+	be_open(_metadata, &self->r2.be, &hostile_second);
+	rig_dev(_metadata, &self->r, 2);
+	rig_dev(_metadata, &self->r2, 1);
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	rig_teardown(&self->r2);
+	rig_teardown(&self->r);
+}
+
+/* Every counter a hostile request on vq0 may move, or must not. */
+struct hcount {
+	__u64 errs[2], broken[2], drops[2];
+	__u64 errs2, broken2, drops2;
+};
+
+static void hcount_read(struct __test_metadata *_metadata, struct rig *r,
+			struct rig *r2, struct hcount *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, vq_errors(r->fd, i, &c->errs[i]));
+		ASSERT_EQ(0, vq_broken(r->fd, i, &c->broken[i]));
+		c->drops[i] = drops(_metadata, r, i);
+	}
+	ASSERT_EQ(0, vq_errors(r2->fd, 0, &c->errs2));
+	ASSERT_EQ(0, vq_broken(r2->fd, 0, &c->broken2));
+	c->drops2 = drops(_metadata, r2, 0);
+}
+
+/* An OUT then an IN of 4 blocks at off on vq qi: OK, the right data. */
+static void rw_check(struct __test_metadata *_metadata, struct rig *r,
+		     unsigned int qi, __u64 off, __u64 gen, const char *what)
+{
+	__u32 len = 4 * r->bs;
+	struct rq q = rw_rq(VIRTIO_BLK_T_OUT, off, len);
+	struct slot *s;
+
+	pattern(r->shadow + off, off, len, gen);
+	s = req_do(_metadata, r, qi, &q, r->shadow + off);
+	req_expect(_metadata, s, VIRTIO_BLK_S_OK, 1, what);
+	q.type = VIRTIO_BLK_T_IN;
+	s = req_do(_metadata, r, qi, &q, NULL);
+	req_expect(_metadata, s, VIRTIO_BLK_S_OK, len + 1, what);
+	EXPECT_EQ(-1, first_diff(slot_data(s), r->shadow + off, len))
+		TH_LOG("%s: IN data differs", what);
+	be_expect_shadow(_metadata, r, off, len, what);
+}
+
+/*
+ * After a hostile request on vq0 of r: vq1 and the second device counted
+ * nothing and still serve I/O, and so does vq0 unless it broke.
+ */
+static void others_ok(struct __test_metadata *_metadata, struct rig *r,
+		      struct rig *r2, const struct hcount *before,
+		      bool vq0_runs, const char *what)
+{
+	static __u64 gen = 1 << 20;
+	__u64 off = 4 << 20;
+	struct hcount now;
+	char msg[160];
+
+	hcount_read(_metadata, r, r2, &now);
+	EXPECT_EQ(before->errs[1], now.errs[1]) TH_LOG("%s: vq1-errors", what);
+	EXPECT_EQ(0, now.broken[1]) TH_LOG("%s: vq1 broken", what);
+	EXPECT_EQ(before->drops[1], now.drops[1]) TH_LOG("%s: vq1 drops", what);
+	EXPECT_EQ(before->errs2, now.errs2)
+		TH_LOG("%s: the second device's errors", what);
+	EXPECT_EQ(0, now.broken2) TH_LOG("%s: the second device broke", what);
+	EXPECT_EQ(before->drops2, now.drops2)
+		TH_LOG("%s: the second device's drops", what);
+	snprintf(msg, sizeof(msg), "vq1 after %s", what);
+	rw_check(_metadata, r, 1, off, ++gen, msg);
+	snprintf(msg, sizeof(msg), "the second device after %s", what);
+	rw_check(_metadata, r2, 0, off, ++gen, msg);
+	if (!vq0_runs)
+		return;
+	snprintf(msg, sizeof(msg), "vq0 after %s", what);
+	rw_check(_metadata, r, 0, off + (1 << 20), ++gen, msg);
+}
+
+/*
+ * Requests that are well formed at the ring level but wrong: each is
+ * completed with its status, counted in vq0's drops, and vq0 goes on; the
+ * err eventfd stays quiet.
+ */
+static void status_level(struct __test_metadata *_metadata, struct rig *r,
+			 struct rig *r2, const struct bad *bad,
+			 unsigned int nbad, const char *what)
+{
+	struct hcount before, now;
+	__u64 v = 0;
+
+	vq_drain_eventfd(r->q[0].vq.err_fd);
+	hcount_read(_metadata, r, r2, &before);
+	/* Statuses, used lengths, drops, nothing written where it must not. */
+	bad_batch(_metadata, r, bad, nbad);
+	hcount_read(_metadata, r, r2, &now);
+	EXPECT_EQ(before.drops[0] + nbad, now.drops[0])
+		TH_LOG("%s: vq0 drops %llu -> %llu for %u requests", what,
+		       (unsigned long long)before.drops[0],
+		       (unsigned long long)now.drops[0], nbad);
+	EXPECT_EQ(before.errs[0], now.errs[0]) TH_LOG("%s: vq0-errors", what);
+	EXPECT_EQ(0, now.broken[0]) TH_LOG("%s: vq0 broken", what);
+	EXPECT_EQ(0, vq_poll_eventfd(r->q[0].vq.err_fd, QUIET_MS, &v))
+		TH_LOG("%s: the err eventfd fired", what);
+	others_ok(_metadata, r, r2, &before, true, what);
+}
+
+/*
+ * Post chain l (slot s, prepared) on vq0: a request kvhost cannot
+ * complete.  The err eventfd fires, vq0-errors counts it, vq0 stops and
+ * serves nothing more, nothing is used; vq1 and the second device go on.
+ * Then vq0 is reset as a VMM resets it, and serves again.  ro: a page of
+ * guest memory made read-only for the test, made writable again first.
+ */
+static void ring_breaks(struct __test_metadata *_metadata, struct rig *r,
+			struct rig *r2, struct slot *s,
+			const struct layout *l, void *ro, const char *what)
+{
+	struct rq good = rw_rq(VIRTIO_BLK_T_IN, 0, r->bs);
+	struct queue *qu = &r->q[0];
+	struct hcount before, now;
+	char msg[160];
+	__u16 used;
+
+	hcount_read(_metadata, r, r2, &before);
+	vq_drain_eventfd(qu->vq.err_fd);
+	used = vq_used_idx(&qu->vq);
+	ASSERT_LE(0, q_post(qu, s, l, false));
+	ASSERT_EQ(0, vq_kick(&qu->vq));
+	EXPECT_EQ(1, vq_wait_err(&qu->vq, VQ_TIMEOUT_MS))
+		TH_LOG("%s: the err eventfd did not fire", what);
+	hcount_read(_metadata, r, r2, &now);
+	EXPECT_EQ(before.errs[0] + 1, now.errs[0]) TH_LOG("%s: vq0-errors", what);
+	EXPECT_EQ(1, now.broken[0]) TH_LOG("%s: vq0-broken", what);
+	EXPECT_EQ(before.drops[0], now.drops[0]) TH_LOG("%s: vq0 drops", what);
+	EXPECT_EQ(used, vq_used_idx(&qu->vq)) TH_LOG("%s: used", what);
+	if (s->st)
+		EXPECT_EQ(ST_NONE, *s->st) TH_LOG("%s: status written", what);
+	if (ro)
+		ASSERT_EQ(0, mprotect(ro, VQ_PAGE_SIZE, PROT_READ | PROT_WRITE));
+
+	others_ok(_metadata, r, r2, &before, false, what);
+
+	/* vq0 stays stopped. */
+	req_add(_metadata, r, 0, &good, NULL);
+	ASSERT_EQ(0, vq_kick(&qu->vq));
+	EXPECT_EQ(-ETIMEDOUT, vq_poll_used(&qu->vq, QUIET_MS))
+		TH_LOG("%s: vq0 went on", what);
+	EXPECT_EQ(used, vq_used_idx(&qu->vq));
+
+	/* Reset as a VMM does: detach, a fresh ring, attach. */
+	ASSERT_EQ(0, set_backend(r->fd, -1));
+	vq_free(&qu->vq);
+	qu->ready = false;
+	rig_ring(_metadata, r, 0);
+	ASSERT_EQ(0, set_backend(r->fd, r->be.fd));
+	ASSERT_EQ(0, vq_broken(r->fd, 0, &now.broken[0]));
+	EXPECT_EQ(0, now.broken[0]) TH_LOG("%s: broken after a reset", what);
+	snprintf(msg, sizeof(msg), "vq0 reset after %s", what);
+	rw_check(_metadata, r, 0, (5 << 20), 1 << 22, msg);
+}
+
+/* A slot for chain l: header, readable bytes, writable bytes. */
+static struct slot *hostile_slot(struct __test_metadata *_metadata,
+				 struct rig *r, const struct rq *q,
+				 __u32 rlen, __u32 wlen)
+{
+	struct slot *s = slot_get(&r->q[0]);
+
+	EXPECT_NE(NULL, s);
+	if (s)
+		slot_prep(s, q, rlen, wlen);
+	return s;
+}
+
+#define IN	VIRTIO_BLK_T_IN
+#define OUT	VIRTIO_BLK_T_OUT
+#define IOERR	VIRTIO_BLK_S_IOERR
+
+/*
+ * sector * 512 or sector + length past 2^64: a well-formed request the
+ * device must refuse with IOERR, without writing anywhere (a wrapped
+ * offset would land at the start of the disk).
+ */
+TEST_F(hostile, sector_overflow)
+{
+	static struct virtio_blk_discard_write_zeroes d;
+	struct rig *r = &self->r;
+	__u32 bs = r->bs, spb = bs / SECTOR;
+	unsigned int n = 0;
+	struct bad bad[12];
+
+	bad[n++] = mkbad("OUT at 2^64 - 1", OUT, ~0ULL, bs, 0, 0, IOERR);
+	bad[n++] = mkbad("IN at 2^64 - 1", IN, ~0ULL, bs, 0, 0, IOERR);
+	bad[n++] = mkbad("OUT of 2 blocks at 2^64 - a block", OUT,
+			 -(__u64)spb, 2 * bs, 0, 0, IOERR);
+	bad[n++] = mkbad("OUT at 2^55 (byte 0 when wrapped)", OUT, 1ULL << 55,
+			 bs, 0, 0, IOERR);
+	bad[n++] = mkbad("IN at 2^55 + 128", IN, (1ULL << 55) + 128, bs, 0, 0,
+			 IOERR);
+	bad[n++] = mkbad("OUT at 2^63", OUT, 1ULL << 63, bs, 0, 0, IOERR);
+	bad[n++] = mkbad("OUT at capacity + 2^55", OUT, r->cap + (1ULL << 55),
+			 bs, 0, 0, IOERR);
+	/* A WRITE_ZEROES segment whose end wraps to sector 0. */
+	dwz_seg(&d, -(__u64)spb, 2 * spb, 0);
+	bad[n] = mkbad("WRITE_ZEROES wrapping", VIRTIO_BLK_T_WRITE_ZEROES, 0,
+		       DWZ_LEN, 0, 0, IOERR);
+	bad[n++].out = &d;
+	status_level(_metadata, r, &self->r2, bad, n, "sector overflow");
+}
+
+/*
+ * A chain with no writable byte, or whose only writable descriptor is
+ * empty: nowhere to put the status, the queue stops.
+ */
+TEST_F(hostile, status_missing)
+{
+	struct rig *r = &self->r;
+	struct rq out = rw_rq(OUT, 0, r->bs);
+	struct rq flush = { .type = VIRTIO_BLK_T_FLUSH };
+	struct layout l = { .nout = 0 };
+	struct slot *s;
+
+	s = hostile_slot(_metadata, r, &out, HDR_LEN + r->bs, 0);
+	ASSERT_NE(NULL, s);
+	lay_add(&l, slot_hdr_gpa(s), HDR_LEN + r->bs, false);
+	ring_breaks(_metadata, r, &self->r2, s, &l, NULL,
+		    "OUT with nothing writable");
+
+	s = hostile_slot(_metadata, r, &flush, HDR_LEN, 1);
+	ASSERT_NE(NULL, s);
+	memset(&l, 0, sizeof(l));
+	lay_add(&l, slot_hdr_gpa(s), HDR_LEN, false);
+	lay_add(&l, slot_hdr_gpa(s) + HDR_LEN, 0, true);
+	ring_breaks(_metadata, r, &self->r2, s, &l, NULL,
+		    "FLUSH whose writable descriptor is empty");
+}
+
+/*
+ * The status byte read-only: in a descriptor without VRING_DESC_F_WRITE
+ * (so the chain has no status byte, found when it is parsed), or in guest
+ * memory the VMM mapped read-only (found only when the request completes,
+ * after an OUT's data reached the backend).  Either way the request cannot
+ * be completed and the queue stops.
+ */
+TEST_F(hostile, status_read_only)
+{
+	struct rig *r = &self->r;
+	static const __u32 types[] = { OUT, IN };
+	__u32 len = 4096, cuts[2] = { HDR_LEN, HDR_LEN + len }, rlen, wlen;
+	struct rq q = rw_rq(OUT, 64 << 10, len);
+	struct layout l = { .nout = 0 };
+	unsigned int i;
+	struct slot *s;
+	void *page;
+
+	s = hostile_slot(_metadata, r, &q, HDR_LEN + len + 1, 0);
+	ASSERT_NE(NULL, s);
+	lay_add(&l, slot_hdr_gpa(s), HDR_LEN, false);
+	lay_add(&l, slot_hdr_gpa(s) + HDR_LEN, len, false);
+	lay_add(&l, slot_hdr_gpa(s) + HDR_LEN + len, 1, false);
+	ring_breaks(_metadata, r, &self->r2, s, &l, NULL,
+		    "OUT whose status descriptor is read-only");
+
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		q.type = types[i];
+		natural(&q, &rlen, &wlen);
+		s = hostile_slot(_metadata, r, &q, rlen, wlen);
+		ASSERT_NE(NULL, s);
+		if (q.type == OUT)
+			pattern(slot_data(s), q.sector * SECTOR, len, 77);
+		/* The status byte has a page of its own, after the data. */
+		page = slot_data(s) + len;
+		ASSERT_EQ(s->st, (__u8 *)page);
+		layout_cut(&l, slot_hdr_gpa(s), rlen, wlen, cuts, 2);
+		ASSERT_EQ(0, mprotect(page, VQ_PAGE_SIZE, PROT_READ));
+		ring_breaks(_metadata, r, &self->r2, s, &l, page,
+			    q.type == OUT ?
+			    "OUT, status byte in read-only guest memory" :
+			    "IN, status byte in read-only guest memory");
+	}
+}
+
+/*
+ * An IN whose data buffer is in guest memory the VMM mapped read-only:
+ * the backend cannot reach it, on any path (bios on the pinned guest
+ * pages, or a kiocb copying into them).  A guest fault: the queue stops.
+ */
+TEST_F(hostile, data_read_only)
+{
+	struct rig *r = &self->r;
+	__u32 len = 4096, cuts[2] = { HDR_LEN, HDR_LEN + len }, rlen, wlen;
+	struct rq q = rw_rq(IN, 64 << 10, len);
+	struct layout l;
+	struct slot *s;
+	void *page;
+
+	natural(&q, &rlen, &wlen);
+	s = hostile_slot(_metadata, r, &q, rlen, wlen);
+	ASSERT_NE(NULL, s);
+	page = slot_data(s);
+	layout_cut(&l, slot_hdr_gpa(s), rlen, wlen, cuts, 2);
+	ASSERT_EQ(0, mprotect(page, VQ_PAGE_SIZE, PROT_READ));
+	ring_breaks(_metadata, r, &self->r2, s, &l, page,
+		    "IN, data in read-only guest memory");
+}
+
+/*
+ * DISCARD / WRITE_ZEROES segment counts that lie: more segments than
+ * max_discard_seg, a payload that is not a whole number of segments, 4096
+ * of them in one request, a segment longer than the device allows: each is
+ * refused with IOERR and nothing is discarded or zeroed.  A payload
+ * descriptor claiming 16 segments that run past the end of guest memory
+ * cannot be read: the queue stops.
+ */
+TEST_F(hostile, discard_count_lies)
+{
+	static struct virtio_blk_discard_write_zeroes d[DATA_MAX / DWZ_LEN];
+	static const struct {
+		__u32 len;
+		const char *what;
+	} lies[] = {
+		{ (DWZ_SEG_MAX + 1) * DWZ_LEN, "17 segments, 16 allowed" },
+		{ 2 * DWZ_LEN + DWZ_LEN / 2, "2.5 segments" },
+		{ DATA_MAX, "4096 segments" },
+	};
+	static char what[8][64];
+	struct rig *r = &self->r;
+	__u32 types[2], ntypes = 0, t, i, spb = r->bs / SECTOR, n = 0;
+	struct rq q = { .type = VIRTIO_BLK_T_WRITE_ZEROES };
+	struct layout l = { .nout = 0 };
+	struct bad bad[8];
+	struct slot *s;
+
+	if (cfg_has(r, VIRTIO_BLK_F_DISCARD))
+		types[ntypes++] = VIRTIO_BLK_T_DISCARD;
+	types[ntypes++] = VIRTIO_BLK_T_WRITE_ZEROES;
+	/* Valid ranges in the first 128 KiB, which bad_batch checks. */
+	for (i = 0; i < ARRAY_SIZE(d); i++)
+		dwz_seg(&d[i], (i % 16) * 2 * spb, spb, 0);
+	dwz_seg(&d[DWZ_SEG_MAX], 0, spb, 0);
+	for (t = 0; t < ntypes; t++) {
+		const char *name = types[t] == VIRTIO_BLK_T_DISCARD ?
+				   "DISCARD" : "WRITE_ZEROES";
+
+		for (i = 0; i < ARRAY_SIZE(lies); i++) {
+			snprintf(what[n], sizeof(what[n]), "%s with %s", name,
+				 lies[i].what);
+			bad[n] = mkbad(what[n], types[t], 0, lies[i].len, 0, 0,
+				       IOERR);
+			bad[n++].out = d;
+		}
+	}
+	status_level(_metadata, r, &self->r2, bad, n,
+		     "segment counts that lie");
+
+	/* One segment, then fifteen more beyond guest memory. */
+	s = hostile_slot(_metadata, r, &q, HDR_LEN, 1);
+	ASSERT_NE(NULL, s);
+	lay_add(&l, slot_hdr_gpa(s), HDR_LEN, false);
+	lay_add(&l, vq_mem_end(&r->mem) - DWZ_LEN, DWZ_SEG_MAX * DWZ_LEN,
+		false);
+	lay_add(&l, slot_hdr_gpa(s) + HDR_LEN, 1, true);
+	ring_breaks(_metadata, r, &self->r2, s, &l, NULL,
+		    "WRITE_ZEROES whose segments run off guest memory");
+}
+
+#undef IN
+#undef OUT
+#undef IOERR
+
+/* Backend faults: dm-flakey, fail_make_request, a loop device cleared */
+
+#define DM_PREFIX	"kvhblk-flakey-"
+#define FMR_DIR		"/sys/kernel/debug/fail_make_request"
+
+/*
+ * Run a tool with its output to /dev/null, for at most ms: its exit
+ * status (127: not installed), or -errno (-ETIMEDOUT: killed).
+ */
+static int run_tool(const char *const argv[], int ms)
+{
+	long long deadline = vq_now_ms() + ms;
+	int status = 0, nul;
+	pid_t pid, w;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		/* No udev here: libdevmapper makes the nodes itself. */
+		setenv("DM_DISABLE_UDEV", "1", 1);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (!(w = waitpid(pid, &status, WNOHANG)) && vq_now_ms() < deadline)
+		usleep(10000);
+	if (!w) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -ETIMEDOUT;
+	}
+	if (w < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int dm_remove(const char *name)
+{
+	const char *const argv[] = { "dmsetup", "remove", "--retry", name,
+				     NULL };
+
+	return run_tool(argv, 10000);
+}
+
+/*
+ * Find device-mapper device name: its /dev node into path, 0 or -ENOENT.
+ * With name NULL, remove the flakey devices of test processes that were
+ * killed instead.
+ */
+static int dm_find(const char *name, char *path, size_t size)
+{
+	char p[300], buf[128];
+	struct dirent *e;
+	int r = -ENOENT, pid;
+	DIR *d;
+
+	d = opendir("/sys/block");
+	if (!d)
+		return -ENOENT;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "dm-", 3))
+			continue;
+		snprintf(p, sizeof(p), "/sys/block/%s/dm/name", e->d_name);
+		if (attr_read(p, buf, sizeof(buf)))
+			continue;
+		buf[strcspn(buf, "\n")] = 0;
+		if (!name) {
+			if (sscanf(buf, DM_PREFIX "%d", &pid) == 1 &&
+			    kill(pid, 0) && errno == ESRCH)
+				dm_remove(buf);
+			continue;
+		}
+		if (strcmp(buf, name))
+			continue;
+		snprintf(path, size, "/dev/%s", e->d_name);
+		r = wait_node(path, 3000);
+		break;
+	}
+	closedir(d);
+	return r;
+}
+
+/* What a write must have left on the backend once the fault is over. */
+struct wr {
+	__u64 off;
+	__u32 len;
+	__u64 gen;		/* its data: pattern(off, len, gen) */
+	__u8 status;		/* ST_NONE: never completed */
+};
+
+/*
+ * Read the backend directly: a write that completed OK is there; one that
+ * failed, or never completed, left the old data or the new, nothing else.
+ * The shadow (the old data) is brought up to date.
+ */
+static void wr_check(struct __test_metadata *_metadata, struct rig *r,
+		     const struct wr *w, unsigned int n, const char *what)
+{
+	unsigned int i, ok = 0, lost = 0;
+	__u8 *want;
+	bool old;
+	int ret;
+
+	want = malloc(DATA_MAX);
+	ASSERT_NE(NULL, want);
+	for (i = 0; i < n; i++) {
+		ASSERT_GE(DATA_MAX, w[i].len);
+		pattern(want, w[i].off, w[i].len, w[i].gen);
+		ret = be_pread(&r->be, r->bounce, w[i].off, w[i].len);
+		ASSERT_EQ(0, ret) TH_LOG("%s: pread: %s", what, strerror(-ret));
+		if (w[i].status == VIRTIO_BLK_S_OK) {
+			ok++;
+			EXPECT_EQ(-1, first_diff(r->bounce, want, w[i].len))
+				TH_LOG("%s: OUT at %llu completed OK, not on the backend",
+				       what, (unsigned long long)w[i].off);
+		} else {
+			old = !memcmp(r->bounce, r->shadow + w[i].off,
+				      w[i].len);
+			lost += old;
+			EXPECT_TRUE(old || !memcmp(r->bounce, want, w[i].len))
+				TH_LOG("%s: OUT at %llu (%s) left neither the old nor the new data",
+				       what, (unsigned long long)w[i].off,
+				       status_name(w[i].status));
+		}
+		memcpy(r->shadow + w[i].off, r->bounce, w[i].len);
+	}
+	TH_LOG("%s: %u writes, %u OK, %u failed, %u of those not written",
+	       what, n, ok, n - ok, lost);
+	free(want);
+}
+
+FIXTURE(fault) {
+	struct rig r;
+	char dm[64];		/* our dm-flakey device */
+	char fail[128];		/* the make-it-fail we set */
+};
+
+FIXTURE_SETUP(fault)
+{
+	rig_init(&self->r, NULL);
+	self->dm[0] = 0;
+	self->fail[0] = 0;
+}
+
+FIXTURE_TEARDOWN(fault)
+{
+	/* A loop device of ours still bound: clear it at its last close. */
+	if (self->r.be.hold >= 0 && self->r.bk &&
+	    self->r.bk->kind == BK_LOOP)
+		ioctl(self->r.be.hold, LOOP_CLR_FD, 0);
+	if (self->fail[0]) {
+		attr_write(self->fail, "make-it-fail", "0");
+		attr_write(FMR_DIR, "probability", "0");
+		attr_write(FMR_DIR, "interval", "1");
+	}
+	rig_close_dev(&self->r);
+	if (self->dm[0]) {
+		if (self->r.be.fd >= 0)
+			close(self->r.be.fd);
+		self->r.be.fd = -1;
+		dm_remove(self->dm);
+	}
+	rig_teardown(&self->r);
+}
+
+/*
+ * dm-flakey over null_blk, up 1 s, down 1 s: writes and reads run for at
+ * least 1.5 s, until some writes got through and some failed.  Every request completes
+ * (within the reap timeout) with OK or IOERR, IOERRs are counted in drops,
+ * an IN that completed OK has the right data, and afterwards null_blk,
+ * read directly, holds every write that completed OK.
+ */
+TEST_F_TIMEOUT(fault, dm_flakey, 90)
+{
+	static const struct bk_cfg cfg = { .kind = BK_NULLB, .bs = 4096,
+					   .direct = true, .event_idx = true };
+	struct rig *r = &self->r;
+	const __u32 len = 4096, wq = 12, rq = 4;
+	unsigned int nreg, nw = 0, i, k, in_ok = 0, in_err = 0;
+	unsigned int out_ok = 0, out_err = 0;
+	struct slot *s[16], *g;
+	char table[160], dev[300];
+	__u64 before, span;
+	long long t0, ms = 0;
+	struct wr *w;
+	struct rq q;
+	int ret, fd;
+
+	r->bk = &cfg;
+	dm_find(NULL, NULL, 0);
+	be_open(_metadata, &r->be, &cfg);
+	snprintf(self->dm, sizeof(self->dm), DM_PREFIX "%d", getpid());
+	snprintf(table, sizeof(table), "0 %llu flakey %s 0 1 1",
+		 (unsigned long long)r->be.size / SECTOR, r->be.path);
+	{
+		const char *const argv[] = { "dmsetup", "create", self->dm,
+					     "--table", table, NULL };
+
+		ret = run_tool(argv, 10000);
+	}
+	if (ret) {
+		self->dm[0] = 0;
+		if (ret == 127)
+			SKIP(return, "no dmsetup");
+		if (access("/sys/module/dm_flakey", F_OK))
+			SKIP(return, "no dm-flakey (scripts/vm -m dm_flakey)");
+	}
+	ASSERT_EQ(0, ret) TH_LOG("dmsetup create %s --table '%s'", self->dm,
+				 table);
+	ASSERT_EQ(0, dm_find(self->dm, dev, sizeof(dev)));
+	fd = open(dev, O_RDWR | O_CLOEXEC | O_DIRECT);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", dev, strerror(errno));
+	/* The device gets the flakey one; be.vfd stays on null_blk. */
+	close(r->be.fd);
+	r->be.fd = fd;
+	rig_dev(_metadata, r, 1);
+	/* The first 8 MiB: enough for 3 s of writes at the pace below. */
+	span = r->bytes < (8 << 20) ? r->bytes : (8 << 20);
+	be_fill(_metadata, r, 0, span, 111);
+
+	nreg = span / len;
+	w = calloc(nreg, sizeof(*w));
+	ASSERT_NE(NULL, w);
+	before = drops(_metadata, r, 0);
+	t0 = vq_now_ms();
+	while (nw + wq <= nreg && ms < 20000 &&
+	       (ms < 1500 || !out_ok || !out_err)) {
+		/* Writes to fresh ranges, reads of ranges we know. */
+		for (i = 0; i < wq; i++, nw++) {
+			w[nw] = (struct wr){ .off = (__u64)nw * len, .len = len,
+					     .gen = 1000 + nw };
+			pattern(r->bounce, w[nw].off, len, w[nw].gen);
+			q = rw_rq(VIRTIO_BLK_T_OUT, w[nw].off, len);
+			s[i] = req_add(_metadata, r, 0, &q, r->bounce);
+		}
+		for (i = 0; i < rq; i++) {
+			k = nreg - 1 - (nw * 7 + i * 13) % (nreg - nw);
+			q = rw_rq(VIRTIO_BLK_T_IN, (__u64)k * len, len);
+			s[wq + i] = req_add(_metadata, r, 0, &q, NULL);
+		}
+		req_run(_metadata, r, 0);
+		for (i = 0; i < wq + rq; i++) {
+			g = s[i];
+			EXPECT_TRUE(g->status == VIRTIO_BLK_S_OK ||
+				    g->status == VIRTIO_BLK_S_IOERR)
+				TH_LOG("sector %llu: status %s",
+				       (unsigned long long)g->sector,
+				       status_name(g->status));
+			EXPECT_EQ(g->status || g->type == VIRTIO_BLK_T_OUT ?
+				  1 : len + 1, g->used_len);
+			if (i < wq) {
+				w[nw - wq + i].status = g->status;
+				out_ok += !g->status;
+				out_err += !!g->status;
+				continue;
+			}
+			in_ok += !g->status;
+			in_err += !!g->status;
+			/* Never written through the device: the fill. */
+			if (!g->status)
+				EXPECT_EQ(-1, first_diff(slot_data(g),
+							 r->shadow +
+							 g->sector * SECTOR,
+							 len))
+					TH_LOG("IN sector %llu: wrong data",
+					       (unsigned long long)g->sector);
+		}
+		/* At most one batch in 40 ms: fresh ranges last 3 s and more. */
+		k = vq_now_ms() - t0 - ms;
+		if (k < 40)
+			usleep((40 - k) * 1000);
+		ms = vq_now_ms() - t0;
+	}
+	TH_LOG("%lld ms: OUT %u OK %u IOERR, IN %u OK %u IOERR", ms, out_ok,
+	       out_err, in_ok, in_err);
+	EXPECT_LT(0, out_ok) TH_LOG("no write got through");
+	EXPECT_LT(0, out_err) TH_LOG("no write failed: never down?");
+	EXPECT_EQ(before + out_err + in_err, drops(_metadata, r, 0));
+	wr_check(_metadata, r, w, nw, "dm-flakey");
+	/* The rest of the disk is untouched. */
+	be_expect_shadow(_metadata, r, (__u64)nw * len, span - (__u64)nw * len,
+			 "past the writes");
+	free(w);
+}
+
+/*
+ * fail_make_request on the null_blk disk, every third bio failing: the
+ * requests whose bio failed complete with IOERR, the others are fine; a
+ * failed write left the old data, a completed one the new, and reads see
+ * exactly that.  Only where the kernel has CONFIG_FAIL_MAKE_REQUEST.
+ */
+TEST_F_TIMEOUT(fault, fail_make_request, 60)
+{
+	static const struct bk_cfg cfg = { .kind = BK_NULLB, .bs = 4096,
+					   .direct = true, .event_idx = true };
+	struct rig *r = &self->r;
+	const unsigned int n = 24;
+	const __u32 len = 16384;
+	unsigned int i, out_err = 0, in_err = 0;
+	struct slot *so[24], *si[24];
+	struct wr w[24];
+	__u64 before;
+	__u8 *want;
+	struct rq q;
+	int ret;
+
+	if (access(FMR_DIR, F_OK))
+		SKIP(return, "no %s (CONFIG_FAIL_MAKE_REQUEST)", FMR_DIR);
+	r->bk = &cfg;
+	be_open(_metadata, &r->be, &cfg);
+	rig_dev(_metadata, r, 1);
+	be_fill(_metadata, r, 0, n * 2 * len, 121);
+	want = malloc(len);
+	ASSERT_NE(NULL, want);
+	snprintf(self->fail, sizeof(self->fail), "/sys/block/%s",
+		 strrchr(r->be.path, '/') + 1);
+	ret = attr_write(FMR_DIR, "verbose", "0");
+	if (!ret)
+		ret = attr_write(FMR_DIR, "times", "-1");
+	if (!ret)
+		ret = attr_write(FMR_DIR, "space", "0");
+	if (!ret)
+		ret = attr_write(FMR_DIR, "interval", "3");
+	if (!ret)
+		ret = attr_write(FMR_DIR, "probability", "100");
+	if (!ret)
+		ret = attr_write(self->fail, "make-it-fail", "1");
+	ASSERT_EQ(0, ret) TH_LOG("setting up %s: %s", FMR_DIR, strerror(-ret));
+	before = drops(_metadata, r, 0);
+
+	for (i = 0; i < n; i++) {
+		w[i] = (struct wr){ .off = (__u64)i * 2 * len, .len = len,
+				    .gen = 2000 + i };
+		pattern(r->bounce, w[i].off, len, w[i].gen);
+		q = rw_rq(VIRTIO_BLK_T_OUT, w[i].off, len);
+		q.indirect = true;
+		so[i] = req_add(_metadata, r, 0, &q, r->bounce);
+	}
+	req_run(_metadata, r, 0);
+	for (i = 0; i < n; i++) {
+		w[i].status = so[i]->status;
+		out_err += !!so[i]->status;
+		EXPECT_TRUE(!so[i]->status ||
+			    so[i]->status == VIRTIO_BLK_S_IOERR)
+			TH_LOG("OUT %u: %s", i, status_name(so[i]->status));
+	}
+	for (i = 0; i < n; i++) {
+		q = rw_rq(VIRTIO_BLK_T_IN, w[i].off, len);
+		q.indirect = true;
+		si[i] = req_add(_metadata, r, 0, &q, NULL);
+	}
+	req_run(_metadata, r, 0);
+	for (i = 0; i < n; i++) {
+		in_err += !!si[i]->status;
+		if (si[i]->status) {
+			req_expect(_metadata, si[i], VIRTIO_BLK_S_IOERR, 1,
+				   "IN, failed");
+			continue;
+		}
+		/* A failed bio never reached the disk: the old data. */
+		if (w[i].status)
+			memcpy(want, r->shadow + w[i].off, len);
+		else
+			pattern(want, w[i].off, len, w[i].gen);
+		EXPECT_EQ(-1, first_diff(slot_data(si[i]), want, len))
+			TH_LOG("IN %u after an OUT with %s: wrong data", i,
+			       status_name(w[i].status));
+	}
+	ASSERT_EQ(0, attr_write(self->fail, "make-it-fail", "0"));
+	TH_LOG("OUT: %u of %u IOERR, IN: %u of %u IOERR", out_err, n, in_err,
+	       n);
+	/* One bio in three fails. */
+	EXPECT_LT(0, out_err);
+	EXPECT_LT(out_err, n);
+	EXPECT_LT(0, in_err);
+	EXPECT_LT(in_err, n);
+	EXPECT_EQ(before + out_err + in_err, drops(_metadata, r, 0));
+	wr_check(_metadata, r, w, n, "fail_make_request");
+	/* Failed writes are exactly the ones that did not land. */
+	for (i = 0; i < n; i++) {
+		if (!w[i].status)
+			continue;
+		pattern(want, w[i].off, len, w[i].gen);
+		EXPECT_NE(-1, first_diff(r->shadow + w[i].off, want, len))
+			TH_LOG("OUT %u failed but landed", i);
+	}
+	free(want);
+}
+
+/* A loop device over a tmpfs file that stays ours; no autoclear. */
+static int loop_backed(struct backend *b, int *backing)
+{
+	struct loop_config lc;
+	int ctl, file, n, fd, r;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return be_why(b, errno == ENOENT ? BE_SKIP : -errno,
+			      "no /dev/loop-control (scripts/vm -m loop)");
+	file = tmp_file(b, "/tmp", (__u64)BACKEND_MB << 20, 0);
+	if (file < 0) {
+		close(ctl);
+		return file;
+	}
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (n < 0) {
+		close(file);
+		return be_why(b, -errno, "LOOP_CTL_GET_FREE");
+	}
+	snprintf(b->path, sizeof(b->path), "/dev/loop%d", n);
+	wait_node(b->path, 3000);
+	fd = open(b->path, O_RDWR | O_CLOEXEC);
+	memset(&lc, 0, sizeof(lc));
+	lc.fd = file;
+	r = fd < 0 || ioctl(fd, LOOP_CONFIGURE, &lc) ? -errno : 0;
+	if (r) {
+		if (fd >= 0)
+			close(fd);
+		close(file);
+		return be_why(b, r, "LOOP_CONFIGURE %s", b->path);
+	}
+	b->hold = fd;
+	*backing = file;
+	return 0;
+}
+
+/*
+ * A ring of requests, OUTs to even zones and INs of odd ones, at shift
+ * into each zone; the OUTs' data is generation gen + zone.
+ */
+static void loop_round(struct __test_metadata *_metadata, struct rig *r,
+		       __u32 len, __u64 shift, __u64 gen, struct wr *w)
+{
+	struct queue *qu = &r->q[0];
+	__u64 zone = r->bytes / NUM / r->bs * r->bs;
+	unsigned int i;
+	struct slot *s;
+	struct rq q;
+
+	ASSERT_LE(shift + len, zone);
+	qu->recycle = true;
+	for (i = 0; i < NUM; i++) {
+		q = rw_rq(i % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+			  i * zone + shift, len);
+		q.indirect = true;
+		s = slot_get(qu);
+		ASSERT_NE(NULL, s);
+		slot_prep(s, &q, i % 2 ? HDR_LEN : HDR_LEN + len,
+			  i % 2 ? len + 1 : 1);
+		s->off = q.sector * SECTOR;
+		if (i % 2) {
+			s->check_in = true;
+		} else {
+			w[i / 2] = (struct wr){ .off = s->off, .len = len,
+						.gen = gen + i,
+						.status = ST_NONE };
+			pattern(slot_data(s), s->off, len, gen + i);
+		}
+		ASSERT_LE(0, q_build(qu, s, &q));
+	}
+	ASSERT_EQ(0, vq_kick(&qu->vq));
+}
+
+/*
+ * What the device wrote back for a round: the OUTs' statuses into w, and
+ * an IN that completed OK has the data of the (untouched) odd zone.
+ * Returns how many completed.
+ */
+static unsigned int loop_statuses(struct __test_metadata *_metadata,
+				  struct rig *r, struct wr *w,
+				  const char *what)
+{
+	struct queue *qu = &r->q[0];
+	unsigned int i, done = 0;
+	struct slot *s;
+
+	for (i = 0; i < NUM; i++) {
+		s = &qu->slot[i];
+		if (*s->st == ST_NONE)
+			continue;
+		done++;
+		EXPECT_TRUE(*s->st == VIRTIO_BLK_S_OK ||
+			    *s->st == VIRTIO_BLK_S_IOERR)
+			TH_LOG("%s: status %s", what, status_name(*s->st));
+		if (!s->check_in) {
+			w[i / 2].status = *s->st;
+			continue;
+		}
+		if (*s->st == VIRTIO_BLK_S_OK)
+			EXPECT_EQ(-1, first_diff(slot_data(s),
+						 r->shadow + s->off, s->dlen))
+				TH_LOG("%s: IN at %llu: wrong data", what,
+				       (unsigned long long)s->off);
+	}
+	return done;
+}
+
+/*
+ * LOOP_CLR_FD on the loop device under the device while it is open and a
+ * ring of requests is in flight: 6.1 defers the clear to the last close.
+ * Requests complete OK with the right data or with IOERR, more I/O goes
+ * on; then the device, as the last opener, is closed with a ring in
+ * flight: close returns in bounded time, the loop device is cleared, and
+ * the backing file holds every write that completed OK.
+ */
+TEST_F_TIMEOUT(fault, loop_cleared_inflight, 60)
+{
+	static const struct bk_cfg cfg = { .kind = BK_LOOP, .direct = true,
+					   .event_idx = true };
+	struct rig *r = &self->r;
+	struct queue *qu = &r->q[0];
+	char sys[128], buf[192];
+	struct wr w[2][NUM / 2];
+	const __u32 len = 16 << 10;
+	long long t0, ms;
+	unsigned int done;
+	__u64 size = 1;
+	int ret, backing = -1;
+	struct slot *s;
+
+	r->bk = &cfg;
+	be_init(&r->be);
+	r->be.cfg = &cfg;
+	ret = loop_backed(&r->be, &backing);
+	if (ret == BE_SKIP)
+		SKIP(return, "%s", r->be.why);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", r->be.why, strerror(-ret));
+	r->be.fd = open(r->be.path, O_RDWR | O_CLOEXEC | O_DIRECT);
+	ASSERT_LE(0, r->be.fd) TH_LOG("open %s: %s", r->be.path,
+				      strerror(errno));
+	ASSERT_EQ(0, be_geometry(&r->be));
+	/* The tests read and write the backing file itself. */
+	r->be.vfd = backing;
+	rig_dev(_metadata, r, 1);
+	be_fill(_metadata, r, 0, r->bytes, 141);
+	snprintf(sys, sizeof(sys), "/sys/block/%s",
+		 strrchr(r->be.path, '/') + 1);
+
+	loop_round(_metadata, r, len, 0, 3000, w[0]);
+	ASSERT_EQ(0, ioctl(r->be.hold, LOOP_CLR_FD, 0))
+		TH_LOG("LOOP_CLR_FD: %s", strerror(errno));
+	/* Still bound: the device and the tests hold it open. */
+	snprintf(buf, sizeof(buf), "%s/loop/backing_file", sys);
+	EXPECT_EQ(0, access(buf, F_OK)) TH_LOG("cleared while open");
+	while (qu->inflight) {
+		s = q_reap(qu, VQ_TIMEOUT_MS);
+		ASSERT_NE(NULL, s) TH_LOG("%s", qu->msg);
+	}
+	done = loop_statuses(_metadata, r, w[0], "after LOOP_CLR_FD");
+	EXPECT_EQ(NUM, done);
+
+	/* The device is the last opener; close it with a ring in flight. */
+	close(r->be.fd);
+	close(r->be.hold);
+	r->be.fd = -1;
+	r->be.hold = -1;
+	loop_round(_metadata, r, len, len, 4000, w[1]);
+	/* Once the device is at it: the rest is in flight, or on the ring. */
+	EXPECT_EQ(0, vq_poll_used(&qu->vq, VQ_TIMEOUT_MS));
+	t0 = vq_now_ms();
+	EXPECT_EQ(0, close(r->fd));
+	r->fd = -1;
+	ms = vq_now_ms() - t0;
+	EXPECT_GT(TEARDOWN_MS, ms) TH_LOG("close took %lld ms", ms);
+	done = loop_statuses(_metadata, r, w[1], "closed");
+	EXPECT_LT(0, done);
+	TH_LOG("%u of %u requests completed by close, in %lld ms", done, NUM,
+	       ms);
+
+	/* Cleared: no backing file, no size. */
+	snprintf(buf, sizeof(buf), "%s/loop", sys);
+	t0 = vq_now_ms();
+	while ((!access(buf, F_OK) || size) && vq_now_ms() - t0 < 5000) {
+		usleep(10000);
+		snprintf(buf, sizeof(buf), "%s/size", sys);
+		if (attr_read_u64(buf, &size))
+			size = 0;
+		snprintf(buf, sizeof(buf), "%s/loop", sys);
+	}
+	EXPECT_NE(0, access(buf, F_OK)) TH_LOG("%s still bound", r->be.path);
+	EXPECT_EQ(0, size) TH_LOG("%s: size %llu", r->be.path,
+				  (unsigned long long)size);
+
+	wr_check(_metadata, r, w[0], NUM / 2, "cleared under I/O");
+	wr_check(_metadata, r, w[1], NUM / 2, "closed under I/O");
+	be_expect_shadow(_metadata, r, 0, r->bytes, "the backing file");
 }
 
 /* The ioctls */
