@@ -2731,6 +2731,24 @@ FIXTURE_TEARDOWN(guest)
 	rig_close(&self->n);
 }
 
+/* Reap used TX buffers until none is in flight or @ms pass. */
+static void tx_drain_within(struct __test_metadata *_metadata, struct rig *n,
+			    int ms)
+{
+	long long end = vq_now_ms() + ms;
+	struct vq_used_buf u;
+
+	while (n->inflight[TXQ] && vq_now_ms() < end) {
+		if (vq_wait_used(&n->vq[TXQ], end - vq_now_ms()))
+			break;
+		ASSERT_TRUE(used_sane(n, TXQ));
+		ASSERT_EQ(0, vq_reap(&n->vq[TXQ], &u));
+		((struct txslot *)u.cookie)->next = n->tx_free;
+		n->tx_free = u.cookie;
+		n->inflight[TXQ]--;
+	}
+}
+
 /*
  * Kick vq q holding one bad chain: the error eventfd fires, the chain is
  * not used, and kvhost counts one error and stops the vring.
@@ -2778,6 +2796,37 @@ TEST_F(guest, tx_writable_desc)
 		TH_LOG("a frame reached the tap");
 }
 
+/*
+ * Every frame with its virtio-net header in three descriptors (1, 3 and
+ * the rest of its bytes; the DPDK CVE-2022-2132 class): assembled right,
+ * plain, checksummed and GSO.
+ */
+TEST_F(guest, tx_hdr_in_three_descs)
+{
+	const struct spec s[3] = {
+		{ K_RAW, 60, 0 },
+		{ K_CSUM_TCP4, 1000, 0 },
+		{ K_GSO_TCP4, 20000, 1448 },
+	};
+	struct rig *n = &self->n;
+	struct virtio_net_hdr vh;
+	unsigned int i;
+	__u32 seq;
+	int r;
+
+	tx_pool(_metadata, n, 4, HDR_MAX + 20000);
+	for (i = 0; i < 3; i++) {
+		seq = 6 * i + 5;	/* tx_layout()'s three-piece header */
+		ASSERT_LE(0, tx_send_spec(n, &s[i], seq));
+		ASSERT_EQ(0, vq_notify(&n->vq[TXQ]));
+		r = pkt_recv(n, &vh, n->rbuf, BUF_SIZE, VQ_TIMEOUT_MS);
+		ASSERT_LT(0, r) TH_LOG("frame %u did not reach the tap", i);
+		tx_check(_metadata, n, &s[i], seq, &vh, n->rbuf, r);
+	}
+	tx_drain_within(_metadata, n, VQ_TIMEOUT_MS);
+	EXPECT_EQ(0, n->inflight[TXQ]);
+}
+
 /* An RX chain with a readable descriptor: the device may not write it. */
 TEST_F(guest, rx_readable_desc)
 {
@@ -2798,24 +2847,6 @@ TEST_F(guest, rx_readable_desc)
 	small_spec(&s, 1);
 	ASSERT_EQ(0, pkt_inject(n, &s, 1));
 	expect_net_ring_error(_metadata, n, RXQ, "RX with a readable part");
-}
-
-/* Reap used TX buffers until none is in flight or @ms pass. */
-static void tx_drain_within(struct __test_metadata *_metadata, struct rig *n,
-			    int ms)
-{
-	long long end = vq_now_ms() + ms;
-	struct vq_used_buf u;
-
-	while (n->inflight[TXQ] && vq_now_ms() < end) {
-		if (vq_wait_used(&n->vq[TXQ], end - vq_now_ms()))
-			break;
-		ASSERT_TRUE(used_sane(n, TXQ));
-		ASSERT_EQ(0, vq_reap(&n->vq[TXQ], &u));
-		((struct txslot *)u.cookie)->next = n->tx_free;
-		n->tx_free = u.cookie;
-		n->inflight[TXQ]--;
-	}
 }
 
 /*
