@@ -142,24 +142,6 @@ static void pattern(void *buf, __u64 off, __u64 len, __u64 gen)
 		p[i] = mix64((off / 8 + i) ^ g);
 }
 
-static __u32 rnd(__u32 *s)
-{
-	__u32 x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*s = x;
-	return x;
-}
-
-static __u32 rnd_seed(__u32 a, __u32 b)
-{
-	__u32 s = a * 2654435761U ^ (b + 0x9e3779b9U) * 40503U;
-
-	return s ? s : 1;
-}
-
 /* The first differing byte, or -1. */
 static long first_diff(const __u8 *a, const __u8 *b, __u64 len)
 {
@@ -915,7 +897,7 @@ static void rig_ring(struct __test_metadata *_metadata, struct rig *r,
 	}
 	q_recycle(qu);
 	qu->inflight = 0;
-	qu->seed = rnd_seed(getpid(), qi);
+	qu->seed = vq_rnd_seed(getpid(), qi);
 	qu->gen = (__u64)getpid() << 32 | (__u64)qi << 24;
 	if (!qu->bounce)
 		qu->bounce = aligned_buf(DATA_MAX);
@@ -1157,23 +1139,23 @@ static unsigned int make_cuts(__u32 *seed, unsigned int mode, __u32 bs,
 	unsigned int n = 0, k, p, units;
 	__u32 unit;
 
-	if (mode != SP_ODD || !out || rnd(seed) % 3)
+	if (mode != SP_ODD || !out || vq_rnd_next(seed) % 3)
 		cuts[n++] = HDR_LEN;
 	if (mode == SP_ODD)
-		for (k = rnd(seed) % 3; k; k--)
-			cuts[n++] = 1 + rnd(seed) % (HDR_LEN - 1);
+		for (k = vq_rnd_next(seed) % 3; k; k--)
+			cuts[n++] = 1 + vq_rnd_next(seed) % (HDR_LEN - 1);
 	if (mode == SP_PLAIN) {
 		for (k = 4096; k < dlen; k += 4096)
 			cuts[n++] = HDR_LEN + k;
 	} else if (dlen) {
 		unit = mode == SP_ODD ? 1 : mode == SP_SECTOR ? SECTOR : bs;
 		units = dlen / unit;
-		p = 1 + rnd(seed) % (units < maxd ? units : maxd);
+		p = 1 + vq_rnd_next(seed) % (units < maxd ? units : maxd);
 		for (k = 1; k < p && units > 1; k++)
 			cuts[n++] = HDR_LEN +
-				    unit * (1 + rnd(seed) % (units - 1));
+				    unit * (1 + vq_rnd_next(seed) % (units - 1));
 	}
-	if (mode != SP_ODD || out || rnd(seed) % 3)
+	if (mode != SP_ODD || out || vq_rnd_next(seed) % 3)
 		cuts[n++] = HDR_LEN + dlen;
 	return n;
 }
@@ -1431,7 +1413,7 @@ static unsigned int pick_split(__u32 *seed, unsigned int splits)
 	for (i = 0; i < 4; i++)
 		if (splits & (1U << i))
 			modes[n++] = 1U << i;
-	return n ? modes[rnd(seed) % n] : SP_PLAIN;
+	return n ? modes[vq_rnd_next(seed) % n] : SP_PLAIN;
 }
 
 static void t_check(struct queue *qu, struct slot *s)
@@ -1496,11 +1478,11 @@ static void t_batch(struct queue *qu, const struct extent *ext,
 	for (i = 0; i < n && !qu->fails; i++) {
 		q = rw_rq(ext[i].op == OP_OUT ? VIRTIO_BLK_T_OUT :
 			  VIRTIO_BLK_T_IN, ext[i].off, ext[i].len);
-		q.ioprio = prio[rnd(&qu->seed) % ARRAY_SIZE(prio)];
+		q.ioprio = prio[vq_rnd_next(&qu->seed) % ARRAY_SIZE(prio)];
 		q.split = pick_split(&qu->seed, t->splits);
 		q.maxd = t->maxd;
 		q.indirect = t->indirect == 1 ||
-			     (t->indirect == 2 && rnd(&qu->seed) % 2);
+			     (t->indirect == 2 && vq_rnd_next(&qu->seed) % 2);
 		s = slot_get(qu);
 		while (!s && !vq_notify(&qu->vq) && t_reap(qu))
 			s = slot_get(qu);
@@ -1524,7 +1506,7 @@ static void t_batch(struct queue *qu, const struct extent *ext,
 			qfail(qu, "vq%u: add: %s", qu->index, strerror(-h));
 			return;
 		}
-		if (!(rnd(&qu->seed) % 4) && vq_notify(&qu->vq))
+		if (!(vq_rnd_next(&qu->seed) % 4) && vq_notify(&qu->vq))
 			qfail(qu, "kick: %s", strerror(errno));
 	}
 	if (vq_notify(&qu->vq))
@@ -1558,7 +1540,7 @@ static void traffic_run(struct queue *qu)
 	__u64 zone;
 
 	for (round = 0; round < t->rounds && !qu->fails; round++) {
-		n = t->full ? t->qd : 1 + rnd(&qu->seed) % t->qd;
+		n = t->full ? t->qd : 1 + vq_rnd_next(&qu->seed) % t->qd;
 		if (n > NUM)
 			n = NUM;
 		zone = (t->hi - t->lo) / n / bs * bs;
@@ -1571,11 +1553,11 @@ static void traffic_run(struct queue *qu)
 		if (maxb > zb)
 			maxb = zb;
 		for (i = 0; i < n; i++) {
-			nb = 1 + rnd(&qu->seed) % maxb;
-			k = rnd(&qu->seed) % (zb - nb + 1);
+			nb = 1 + vq_rnd_next(&qu->seed) % maxb;
+			k = vq_rnd_next(&qu->seed) % (zb - nb + 1);
 			ext[i].off = t->lo + i * zone + (__u64)k * bs;
 			ext[i].len = nb * bs;
-			k = rnd(&qu->seed) % 10;
+			k = vq_rnd_next(&qu->seed) % 10;
 			ext[i].op = k < 4 ? OP_OUT : k < 8 ? OP_IN : OP_HOST;
 		}
 		t_batch(qu, ext, n);

@@ -165,24 +165,6 @@ static __u32 kind_min_len(enum kind k)
 	return min < 60 ? 60 : min;
 }
 
-static __u32 rnd_next(__u32 *s)
-{
-	__u32 x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*s = x;
-	return x;
-}
-
-static __u32 rnd_seed(__u32 a, __u32 b)
-{
-	__u32 s = a * 2654435761U ^ (b + 0x9e3779b9U) * 40503U;
-
-	return s ? s : 1;
-}
-
 /* Random bytes that payloads are cut from, at a per-frame offset. */
 #define POOL_SIZE	(2 * 65536)
 static __u8 pool[POOL_SIZE];
@@ -192,7 +174,7 @@ static void __attribute__((constructor)) pool_init(void)
 	__u32 s = 0x6b76686e, v, i;
 
 	for (i = 0; i < POOL_SIZE; i += 4) {
-		v = rnd_next(&s);
+		v = vq_rnd_next(&s);
 		memcpy(pool + i, &v, sizeof(v));
 	}
 }
@@ -277,7 +259,7 @@ static void frame_build(__u8 *f, const struct spec *s, __u32 seq,
 			bool to_guest, struct virtio_net_hdr *vh)
 {
 	unsigned int po = payload_off(s->kind), l4 = l4_off(s->kind);
-	__u32 off = rnd_seed(seq, s->len ^ s->kind << 24) % 65536;
+	__u32 off = vq_rnd_seed(seq, s->len ^ s->kind << 24) % 65536;
 	__u8 *t = f + l4;
 	__u32 pseudo;
 
@@ -856,7 +838,7 @@ static void tx_pool(struct __test_metadata *_metadata, struct rig *n,
 static unsigned int tx_layout(const struct rig *n, __u64 gpa, __u32 len,
 			      __u32 seq, struct vq_sg *sg)
 {
-	__u32 s = rnd_seed(seq, 77), a, b, h = n->hlen;
+	__u32 s = vq_rnd_seed(seq, 77), a, b, h = n->hlen;
 	unsigned int k = 0;
 
 	switch (seq % 6) {
@@ -868,8 +850,8 @@ static unsigned int tx_layout(const struct rig *n, __u64 gpa, __u32 len,
 		sg[k++] = (struct vq_sg){ gpa + h, len - h };
 		break;
 	case 2:
-		a = 1 + rnd_next(&s) % (len - h - 2);
-		b = 1 + rnd_next(&s) % (len - h - a - 1);
+		a = 1 + vq_rnd_next(&s) % (len - h - 2);
+		b = 1 + vq_rnd_next(&s) % (len - h - a - 1);
 		sg[k++] = (struct vq_sg){ gpa, h };
 		sg[k++] = (struct vq_sg){ gpa + h, a };
 		sg[k++] = (struct vq_sg){ gpa + h + a, b };
@@ -1354,7 +1336,7 @@ static void rx_check(struct __test_metadata *_metadata, struct rig *n,
 /* Ethernet-sized raw frame seq of a stream. */
 static void small_spec(struct spec *s, __u32 seq)
 {
-	__u32 r = rnd_seed(seq, 3);
+	__u32 r = vq_rnd_seed(seq, 3);
 
 	s->kind = K_RAW;
 	s->len = 60 + r % (SMALL_MAX - 59);
@@ -1503,7 +1485,7 @@ static const __u32 edge_lens[] = {
 
 static void sizes_specs(struct spec *spec, __u32 seed)
 {
-	__u32 s = rnd_seed(seed, 1);
+	__u32 s = vq_rnd_seed(seed, 1);
 	unsigned int i;
 
 	for (i = 0; i < NSIZES; i++) {
@@ -1512,7 +1494,7 @@ static void sizes_specs(struct spec *spec, __u32 seed)
 		if (i < ARRAY_SIZE(edge_lens))
 			spec[i].len = edge_lens[i];
 		else
-			spec[i].len = 60 + rnd_next(&s) % (MAX_FRAME - 59);
+			spec[i].len = 60 + vq_rnd_next(&s) % (MAX_FRAME - 59);
 	}
 }
 

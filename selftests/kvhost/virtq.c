@@ -999,3 +999,23 @@ int vq_task_ticks(pid_t pid, unsigned long long *ticks)
 	*ticks = ut + st;
 	return 0;
 }
+
+/* Randomness */
+
+__u32 vq_rnd_next(__u32 *s)
+{
+	__u32 x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*s = x;
+	return x;
+}
+
+__u32 vq_rnd_seed(__u32 a, __u32 b)
+{
+	__u32 s = a * 2654435761U ^ (b + 0x9e3779b9U) * 40503U;
+
+	return s ? s : 1;
+}

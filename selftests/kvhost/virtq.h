@@ -185,4 +185,8 @@ int vq_workers(pid_t owner, bool upstream, pid_t *tids, int max);
 /* utime + stime of a task (a whole process for a tgid), in clock ticks. */
 int vq_task_ticks(pid_t pid, unsigned long long *ticks);
 
+/* Tests' reproducible randomness: xorshift32, and a seed from two keys. */
+__u32 vq_rnd_next(__u32 *s);
+__u32 vq_rnd_seed(__u32 a, __u32 b);
+
 #endif /* KVHOST_SELFTEST_VIRTQ_H */
