@@ -448,27 +448,40 @@ FIXTURE(vmm) {
 	int tap, tap2, file, file2, pkt, ifindex;
 };
 
+/*
+ * For a fixture: a tap (up), a backend file, an injector into the tap,
+ * and the VMM open on them.  SKIP without tun or kvhost's nodes.
+ */
+static void vmm_rig(struct __test_metadata *_metadata, struct vmm *v,
+		    int *tap, int *ifindex, int *file, int *pkt)
+{
+	int r;
+
+	vmm_init(v);
+	*pkt = -1;
+	*tap = tap_make(ifindex);
+	if (*tap == -ENOENT)
+		setup_skip(_metadata, "/dev/net/tun absent (load tun)");
+	ASSERT_LE(0, *tap) TH_LOG("tap: %s", strerror(-*tap));
+	*file = blk_file();
+	ASSERT_LE(0, *file);
+	*pkt = inject_socket(*ifindex);
+	r = vmm_open(v, *tap, *file, 0);
+	if (r == -ENOENT)
+		setup_skip(_metadata, "kvhost-net or kvhost-blk absent");
+	ASSERT_EQ(0, r) TH_LOG("vmm: %s", strerror(-r));
+}
+
 FIXTURE_SETUP(vmm)
 {
 	int r;
 
-	vmm_init(&self->v);
-	self->pkt = -1;
-	self->tap = tap_make(&self->ifindex);
-	if (self->tap == -ENOENT)
-		setup_skip(_metadata, "/dev/net/tun absent (load tun)");
-	ASSERT_LE(0, self->tap) TH_LOG("tap: %s", strerror(-self->tap));
+	vmm_rig(_metadata, &self->v, &self->tap, &self->ifindex, &self->file,
+		&self->pkt);
 	self->tap2 = tap_make(&r);
 	ASSERT_LE(0, self->tap2);
-	self->file = blk_file();
 	self->file2 = blk_file();
-	ASSERT_LE(0, self->file);
 	ASSERT_LE(0, self->file2);
-	self->pkt = inject_socket(self->ifindex);
-	r = vmm_open(&self->v, self->tap, self->file, 0);
-	if (r == -ENOENT)
-		setup_skip(_metadata, "kvhost-net or kvhost-blk absent");
-	ASSERT_EQ(0, r) TH_LOG("vmm: %s", strerror(-r));
 }
 
 FIXTURE_TEARDOWN(vmm)
@@ -707,20 +720,8 @@ FIXTURE(memfault) {
 
 FIXTURE_SETUP(memfault)
 {
-	int r;
-
-	vmm_init(&self->v);
-	self->tap = tap_make(&self->ifindex);
-	if (self->tap == -ENOENT)
-		setup_skip(_metadata, "/dev/net/tun absent (load tun)");
-	ASSERT_LE(0, self->tap);
-	self->file = blk_file();
-	ASSERT_LE(0, self->file);
-	self->pkt = inject_socket(self->ifindex);
-	r = vmm_open(&self->v, self->tap, self->file, 0);
-	if (r == -ENOENT)
-		setup_skip(_metadata, "kvhost-net or kvhost-blk absent");
-	ASSERT_EQ(0, r) TH_LOG("vmm: %s", strerror(-r));
+	vmm_rig(_metadata, &self->v, &self->tap, &self->ifindex, &self->file,
+		&self->pkt);
 	/* The side region, added to both tables. */
 	self->side = vq_mem_add(&self->v.mem, GPA_SIDE, SIDE_SIZE);
 	ASSERT_LE(0, self->side);
