@@ -118,6 +118,7 @@ static long kvh_set_owner(struct kvh_dev *dev)
 	struct mm_struct *mm;
 	unsigned int i, n;
 	char name[TASK_COMM_LEN];
+	bool per_vq;
 	long r;
 
 	if (dev->mm)
@@ -125,7 +126,9 @@ static long kvh_set_owner(struct kvh_dev *dev)
 	mm = get_task_mm(current);
 	if (!mm)
 		return -EINVAL;
-	n = kvh_worker_per_vq ? dev->nvqs : 1;
+	/* Read once: the parameter may change under a running module. */
+	per_vq = READ_ONCE(kvh_worker_per_vq);
+	n = per_vq ? dev->nvqs : 1;
 	dev->workers = kcalloc(n, sizeof(*dev->workers), GFP_KERNEL_ACCOUNT);
 	if (!dev->workers) {
 		r = -ENOMEM;
@@ -151,7 +154,7 @@ static long kvh_set_owner(struct kvh_dev *dev)
 			r = -ENOMEM;
 			goto err_workers;
 		}
-		vq->worker = dev->workers[kvh_worker_per_vq ? i : 0];
+		vq->worker = dev->workers[per_vq ? i : 0];
 		vq->poll.worker = vq->worker;
 	}
 	dev->mm = mm;
@@ -166,13 +169,28 @@ err_mm:
 	return r;
 }
 
+/*
+ * As upstream, the device keeps an empty memory table, not none: a VMM
+ * may set a backend again without a new SET_MEM_TABLE (nothing it maps
+ * is reachable until it sends one).
+ */
 static long kvh_reset_owner(struct kvh_dev *dev)
 {
-	long r = kvh_dev_check_owner(dev);
+	struct kvh_mem *empty;
+	unsigned int i;
+	long r;
 
-	if (!r)
-		kvh_dev_reset(dev);
-	return r;
+	r = kvh_dev_check_owner(dev);
+	if (r)
+		return r;
+	empty = kvzalloc(sizeof(*empty), GFP_KERNEL_ACCOUNT);
+	if (!empty)
+		return -ENOMEM;
+	kvh_dev_reset(dev);
+	for (i = 0; i < dev->nvqs; i++)
+		dev->vqs[i].vr.mem = empty;
+	dev->mem = empty;
+	return 0;
 }
 
 /* Apply the acked features to one vq.  vq->mutex held. */

@@ -22,6 +22,8 @@ static int kvh_log_set_bits(void __user *base, u64 first, u64 count)
 	void *kaddr;
 	u64 n, i;
 
+	/* The data (or used entry) is seen before its page's dirty bit. */
+	smp_wmb();
 	while (count) {
 		addr = (unsigned long)base + first / 8;
 		page_addr = addr & PAGE_MASK;

@@ -20,9 +20,9 @@ MODULE_PARM_DESC(max_mem_regions,
 		 "Most regions in a guest memory table (default 64, as vhost)");
 
 bool kvh_worker_per_vq = true;
-module_param_named(worker_per_vq, kvh_worker_per_vq, bool, 0444);
+module_param_named(worker_per_vq, kvh_worker_per_vq, bool, 0644);
 MODULE_PARM_DESC(worker_per_vq,
-		 "One worker thread per virtqueue (default), else one per device");
+		 "One worker thread per virtqueue (default), else one per device; read at SET_OWNER");
 
 unsigned int kvh_weight_reqs = KVH_WEIGHT_REQS;
 module_param_named(weight_reqs, kvh_weight_reqs, uint, 0644);
