@@ -313,19 +313,6 @@ static void rig_run_all(struct __test_metadata *_metadata, struct rig *r)
 	}
 }
 
-/*
- * kvhost-net gains VHOST_NET_SET_BACKEND with the net backend; until then
- * the tests that need a running net vring have nothing to run against.
- */
-static void rig_probe_backend(struct __test_metadata *_metadata,
-			      struct rig *r)
-{
-	if (r->kind == KIND_NET && !r->upstream && rig_run(r, 0, false) ==
-	    -ENOTTY)
-		setup_skip(_metadata,
-			   "kvhost-net: no VHOST_NET_SET_BACKEND yet (ENOTTY)");
-}
-
 static int rig_close(struct rig *r)
 {
 	unsigned int i;
@@ -662,9 +649,6 @@ TEST_F(core, non_owner_eperm)
 		if (i == 12 || i == 13)
 			continue;	/* ENOBUFS; RESET_OWNER: own test */
 		r = owner_cmd(self->fd, variant->kind, i);
-		if (i == 14 && variant->kind == KIND_NET && r == -ENOTTY &&
-		    !variant->upstream)
-			continue;	/* kvhost-net backend not there yet */
 		EXPECT_EQ(0, r) TH_LOG("%s as the owner: %s",
 				       owner_cmd_names[i], strerror(-r));
 	}
@@ -1483,7 +1467,6 @@ FIXTURE_SETUP(active)
 	rig_open(_metadata, &self->r, variant->path, variant->kind,
 		 variant->upstream);
 	rig_setup(_metadata, &self->r, 0, NUM, false);
-	rig_probe_backend(_metadata, &self->r);
 }
 
 FIXTURE_TEARDOWN(active)
@@ -1767,7 +1750,6 @@ FIXTURE_SETUP(hostile)
 	rig_open(_metadata, r, variant->path, variant->kind,
 		 variant->upstream);
 	rig_setup(_metadata, r, 0, NUM, true);
-	rig_probe_backend(_metadata, r);
 	rig_run_all(_metadata, r);
 	h->bad = data_vq(r);
 	h->other = !h->bad;
