@@ -2265,6 +2265,65 @@ TEST_F(hostile, zero_len_writable_logged)
 			  "zero_len_log");
 }
 
+/* Poll vq<q>-errors until it reaches @want: the last value read. */
+static __u64 wait_errors(struct rig *r, unsigned int q, __u64 want)
+{
+	long long end = vq_now_ms() + VQ_TIMEOUT_MS;
+	__u64 n = 0;
+
+	while (!vq_errors(r->fd, q, &n) && n < want && vq_now_ms() < end)
+		usleep(1000);
+	return n;
+}
+
+/*
+ * VHOST_SET_VRING_ERR with fd -1 detaches the error eventfd.  The bad
+ * entry first fails with the eventfd attached (the error is real and
+ * seen); then, detached, a fresh start of the vring at the same entry
+ * fails again: the old eventfd stays quiet, yet the vring stops (nothing
+ * behind the bad entry is used) and kvhost counts the error.
+ */
+TEST_F(hostile, err_detached_not_signalled)
+{
+	struct hostile *h = &self->h;
+	struct rig *r = &h->r;
+	struct vq *vq = &r->vq[h->bad];
+	__u64 n = 0, broken = 0, why = 0;
+	struct chain c;
+	int ret;
+
+	vq_raw_avail(vq, NUM);
+	expect_ring_error(_metadata, h, "head == num", "head");
+	if (r->kind == KIND_NET)
+		net_chain(r, &c);
+	else
+		loop_chain(r, &c, 11);
+	ASSERT_LE(0, vq_add(vq, c.sg, c.nout, c.nin, &c));
+	ASSERT_EQ(0, vq_set_file(r->fd, VHOST_SET_VRING_ERR, h->bad, -1));
+	ASSERT_EQ(0, rig_run(r, h->bad, false));
+	ASSERT_EQ(0, rig_run(r, h->bad, true));
+	ASSERT_EQ(0, vq_kick(vq));
+	if (!r->upstream) {
+		n = wait_errors(r, h->bad, h->errs + 2);
+		EXPECT_EQ(h->errs + 2, n)
+			TH_LOG("the error after the detach was not counted");
+		ASSERT_EQ(0, vq_broken(r->fd, h->bad, &broken));
+		EXPECT_EQ(1, broken) TH_LOG("vq%u not stopped", h->bad);
+		ret = reason_count(r, h->bad, "head", &why);
+		if (ret)
+			TH_LOG("no debugfs counters (%s), reason unchecked",
+			       strerror(-ret));
+		else
+			EXPECT_EQ(2, why) TH_LOG("err_head %llu",
+						 (unsigned long long)why);
+	}
+	EXPECT_EQ(0, vq_poll_eventfd(vq->err_fd, VQ_QUIET_MS, NULL))
+		TH_LOG("the detached error eventfd was signalled");
+	EXPECT_EQ(0, vq_used_idx(vq)) TH_LOG("served past the bad entry");
+	if (r->kind == KIND_TEST)
+		rig_good_roundtrip(_metadata, r, h->other, false);
+}
+
 /*
  * loop: the data path through /dev/kvhost-test.  Each vring copies a
  * chain's readable bytes into its writable bytes and reports the count.
