@@ -2324,6 +2324,148 @@ TEST_F(hostile, err_detached_not_signalled)
 		rig_good_roundtrip(_metadata, r, h->other, false);
 }
 
+/* kvh_vq_fail()'s warning (pr_warn_ratelimited: 10 per 5 s). */
+#define FAIL_WARNING	"bad guest input"
+#define RL_INTERVAL_MS	5000
+#define RL_BURST	10
+#define FAIL_BURST	30
+
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * Read every kernel log record since the last read; count the messages
+ * that contain @what, the first of them copied to @first.
+ */
+static unsigned int kmsg_count(int fd, const char *what, char *first,
+			       size_t size)
+{
+	unsigned int n = 0;
+	char rec[8192], *msg;
+	ssize_t len;
+
+	for (;;) {
+		len = read(fd, rec, sizeof(rec) - 1);
+		/* EPIPE: records were overwritten; reading goes on after. */
+		if (len < 0 && (errno == EPIPE || errno == EINTR))
+			continue;
+		if (len <= 0)
+			return n;
+		rec[len] = '\0';
+		/* "prio,seq,time,flags;text\n", then " KEY=value" lines. */
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!strstr(msg, what))
+			continue;
+		if (!n++ && first) {
+			len = strlen(msg) < size ? strlen(msg) : size - 1;
+			memcpy(first, msg, len);
+			first[len] = '\0';
+		}
+	}
+}
+
+/* Stop and start vring q where it is: a fresh start on the same entry. */
+static void restart_fails(struct __test_metadata *_metadata, struct rig *r,
+			  unsigned int q, unsigned int i)
+{
+	__u32 base;
+
+	ASSERT_EQ(0, rig_run(r, q, false));
+	ASSERT_EQ(0, rig_run(r, q, true));
+	ASSERT_EQ(1, vq_wait_err(&r->vq[q], VQ_TIMEOUT_MS))
+		TH_LOG("failure %u not signalled", i);
+	/* Takes the vring's mutex: the failing run, warning included, is over. */
+	ASSERT_EQ(0, vq_get_base(&r->vq[q], &base));
+}
+
+/*
+ * kvhost tells the host's log, once per failure, and at most RL_BURST
+ * times per RL_INTERVAL_MS: one line naming the device, the vring and the
+ * reason; FAIL_BURST failures in a row (a fresh start of the vring on the
+ * same bad entry each) leave fewer lines than failures, and the next
+ * failure after the interval first says how many were suppressed.  Only
+ * checked when the burst was quick enough to fit one interval (a debug
+ * kernel under TCG may not be).
+ */
+TEST_F_TIMEOUT(hostile, fail_warning_ratelimited, 120)
+{
+	struct hostile *h = &self->h;
+	struct rig *r = &h->r;
+	struct vq *vq = &r->vq[h->bad];
+	char want[128], line[512], supp[512];
+	unsigned int lines, i, missed = ~0U;
+	long long t0, t1;
+	__u64 id, n;
+	__u32 base;
+	int kfd, ret;
+
+	if (variant->upstream)
+		SKIP(return, "kvhost's warning");
+	ASSERT_EQ(0, vq_fdinfo_get(r->fd, "kvhost-id", &id));
+	snprintf(want, sizeof(want), "%s %llu vq %u: " FAIL_WARNING,
+		 r->kind == KIND_NET ? KVHOST_NET_NODE : KVHOST_TEST_NODE,
+		 (unsigned long long)id, h->bad);
+	kfd = kmsg_open();
+	if (kfd == -EPERM || kfd == -EACCES)
+		SKIP(return, "/dev/kmsg not readable (CAP_SYSLOG)");
+	ASSERT_LE(0, kfd) TH_LOG("/dev/kmsg: %s", strerror(-kfd));
+	/* Earlier tests' failures: their interval must be over. */
+	usleep((RL_INTERVAL_MS + 200) * 1000);
+	kmsg_count(kfd, "", NULL, 0);
+
+	t0 = vq_now_ms();
+	vq_raw_avail(vq, NUM);
+	expect_ring_error(_metadata, h, "head == num", "head");
+	ASSERT_EQ(0, vq_get_base(vq, &base));
+	line[0] = '\0';
+	EXPECT_EQ(1, kmsg_count(kfd, want, line, sizeof(line)))
+		TH_LOG("no \"%s\" line", want);
+	EXPECT_NE(NULL, strstr(line, "(head), queue stopped"))
+		TH_LOG("line: \"%s\"", line);
+
+	for (i = 1; i < FAIL_BURST; i++)
+		restart_fails(_metadata, r, h->bad, i);
+	t1 = vq_now_ms();
+	lines = 1 + kmsg_count(kfd, want, NULL, 0);
+	ASSERT_EQ(0, vq_errors(r->fd, h->bad, &n));
+	EXPECT_EQ(h->errs + FAIL_BURST, n);
+	TH_LOG("%u failures in %lld ms: %u warning lines", FAIL_BURST, t1 - t0,
+	       lines);
+	EXPECT_LE(1, lines);
+	EXPECT_GE(FAIL_BURST, lines);
+	if (t1 - t0 >= RL_INTERVAL_MS - 1000) {
+		TH_LOG("slow kernel: the burst spans intervals, bound unchecked");
+		close(kfd);
+		return;
+	}
+	EXPECT_GE(RL_BURST, lines);
+	EXPECT_GT(FAIL_BURST, lines);
+
+	/* The interval over, the next failure reports the suppressed ones. */
+	usleep((t0 + RL_INTERVAL_MS + 200 - vq_now_ms()) * 1000);
+	restart_fails(_metadata, r, h->bad, FAIL_BURST);
+	supp[0] = '\0';
+	/* lib/ratelimit.c's line, named after the function. */
+	EXPECT_EQ(1, kmsg_count(kfd, "kvh_vq_fail: ", supp, sizeof(supp)));
+	ret = sscanf(supp, "kvh_vq_fail: %u callbacks suppressed", &missed);
+	EXPECT_EQ(1, ret) TH_LOG("line: \"%s\"", supp);
+	EXPECT_EQ(FAIL_BURST - lines, missed);
+	close(kfd);
+}
+
 /*
  * loop: the data path through /dev/kvhost-test.  Each vring copies a
  * chain's readable bytes into its writable bytes and reports the count.
