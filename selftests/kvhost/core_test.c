@@ -1327,6 +1327,72 @@ TEST_F(core, close_fully_configured)
 	EXPECT_EQ(0, rig_close(&r));
 }
 
+/*
+ * Owner, features and memory regions (the table only if @table), and
+ * fresh rings programmed on both vrings.
+ */
+static void rig_program(struct __test_metadata *_metadata, struct rig *r,
+			bool table)
+{
+	unsigned int i;
+
+	ASSERT_EQ(0, vq_ioctl(r->fd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vq_negotiate(r->fd, rig_features(r), &r->acked));
+	if (r->mem.memfd < 0) {
+		ASSERT_EQ(0, vq_mem_init(&r->mem));
+		ASSERT_EQ(0, vq_mem_add(&r->mem, GPA_A, SIZE_A));
+		ASSERT_EQ(1, vq_mem_add(&r->mem, GPA_B, SIZE_B));
+		ASSERT_EQ(2, vq_mem_add(&r->mem, GPA_C, SIZE_C));
+		r->scratch = vq_mem_alloc(&r->mem, SCRATCH_SIZE, VQ_PAGE_SIZE);
+		ASSERT_NE(VQ_BAD_GPA, r->scratch);
+	}
+	if (table)
+		ASSERT_EQ(0, vq_mem_set_table(&r->mem, r->fd));
+	for (i = 0; i < NVQS; i++) {
+		vq_free(&r->vq[i]);
+		ASSERT_EQ(0, vq_init(&r->vq[i], r->fd, i, NUM, &r->mem));
+		vq_set_features(&r->vq[i], r->acked);
+		ASSERT_EQ(0, vq_program(&r->vq[i]));
+	}
+}
+
+/*
+ * A device that never had a memory table cannot start a vring, rings or
+ * not.  As upstream, RESET_OWNER leaves an empty table rather than none:
+ * the next owner may start its vrings before its first SET_MEM_TABLE (the
+ * rings are user addresses, checked with access_ok() alone; no guest
+ * memory is reachable until a table comes), and the data path works once
+ * one comes.
+ */
+TEST_F(core, backend_after_reset_owner_without_mem_table)
+{
+	unsigned int i;
+	struct rig r;
+	int ret;
+
+	if (variant->kind != KIND_NET)
+		SKIP(return, "VHOST_NET_SET_BACKEND: the net nodes");
+	rig_open(_metadata, &r, variant->path, variant->kind,
+		 variant->upstream);
+	rig_program(_metadata, &r, false);
+	for (i = 0; i < NVQS; i++) {
+		ret = rig_run(&r, i, true);
+		EXPECT_EQ(-EFAULT, ret) TH_LOG("vq%u, no table ever: %s", i,
+					       strerror(-ret));
+	}
+	ASSERT_EQ(0, vq_ioctl(r.fd, VHOST_RESET_OWNER, NULL));
+	rig_program(_metadata, &r, false);
+	for (i = 0; i < NVQS; i++) {
+		ret = rig_run(&r, i, true);
+		EXPECT_EQ(0, ret) TH_LOG("vq%u after RESET_OWNER: %s", i,
+					 strerror(-ret));
+	}
+	ASSERT_EQ(0, vq_mem_set_table(&r.mem, r.fd));
+	rig_good_roundtrip(_metadata, &r, 1, false);
+	EXPECT_EQ(0, vq_poll_eventfd(r.vq[1].err_fd, 0, NULL));
+	EXPECT_EQ(0, rig_close(&r));
+}
+
 /* Ownership */
 
 struct child_report {
