@@ -1393,6 +1393,81 @@ TEST_F(core, backend_after_reset_owner_without_mem_table)
 	EXPECT_EQ(0, rig_close(&r));
 }
 
+/* The first byte of the dirty bitmap that covers a guest address. */
+#define LOG_BYTE(gpa)	((gpa) / VQ_PAGE_SIZE / 8)
+
+/*
+ * One past the last user address access_ok() allows (TASK_SIZE_MAX): a
+ * mapping hint above 47 bits is honoured only with 5-level paging.
+ */
+static __u64 user_top(void)
+{
+	void *p = mmap((void *)(1UL << 48), VQ_PAGE_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u64 top = (1ULL << 47) - VQ_PAGE_SIZE;
+
+	if (p == MAP_FAILED)
+		return top;
+	if ((unsigned long)p >= 1UL << 47)
+		top = (1ULL << 56) - VQ_PAGE_SIZE;
+	munmap(p, VQ_PAGE_SIZE);
+	return top;
+}
+
+/*
+ * With VHOST_F_LOG_ALL acked, a log base whose bitmap ends at the top of
+ * user space exactly where B's bits end: A's and B's bits are there (the
+ * last user page, mapped), C's would be past the top.  As upstream
+ * (vq_log_access_ok() when a backend is set): an idle device takes the
+ * base, a vring then refuses to start with EFAULT and stays stopped; with
+ * the whole bitmap back it starts, and a running device refuses the short
+ * base.
+ */
+TEST_F(core, log_base_checked_at_start)
+{
+	__u64 top = user_top(), base = top - LOG_BYTE(GPA_HOLE);
+	unsigned int i;
+	struct rig r;
+	void *last;
+	int ret;
+
+	if (variant->kind != KIND_NET)
+		SKIP(return, "VHOST_NET_SET_BACKEND: the net nodes");
+	last = mmap((void *)(unsigned long)(top - VQ_PAGE_SIZE), VQ_PAGE_SIZE,
+		    PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (last == MAP_FAILED && errno == EEXIST)
+		SKIP(return, "the last user page is taken (the stack?)");
+	ASSERT_EQ((void *)(unsigned long)(top - VQ_PAGE_SIZE), last)
+		TH_LOG("mmap at 0x%llx: %s",
+		       (unsigned long long)(top - VQ_PAGE_SIZE), strerror(errno));
+	rig_open(_metadata, &r, variant->path, variant->kind,
+		 variant->upstream);
+	rig_setup(_metadata, &r, 0, NUM, true);
+	ret = vq_ioctl(r.fd, VHOST_SET_LOG_BASE, &base);
+	ASSERT_EQ(0, ret) TH_LOG("idle, base 0x%llx: %s",
+				 (unsigned long long)base, strerror(-ret));
+	for (i = 0; i < NVQS; i++) {
+		ret = rig_run(&r, i, true);
+		EXPECT_EQ(-EFAULT, ret)
+			TH_LOG("vq%u started, bitmap short of C: %s", i,
+			       strerror(-ret));
+		ret = vq_set_num(&r.vq[i]);
+		EXPECT_EQ(0, ret) TH_LOG("vq%u left running: %s", i,
+					 strerror(-ret));
+	}
+	/* (Upstream checks the log before it detaches a backend too.) */
+	ASSERT_EQ(0, vq_log_set_base(&r.log, r.fd));
+	rig_run_all(_metadata, &r);
+	ret = vq_ioctl(r.fd, VHOST_SET_LOG_BASE, &base);
+	EXPECT_EQ(-EFAULT, ret) TH_LOG("running, short bitmap: %s",
+				       strerror(-ret));
+	rig_good_roundtrip(_metadata, &r, 1, false);
+	EXPECT_LT(0, vq_log_count(&r.log)) TH_LOG("nothing logged");
+	EXPECT_EQ(0, rig_close(&r));
+	munmap(last, VQ_PAGE_SIZE);
+}
+
 /* Ownership */
 
 struct child_report {
