@@ -313,19 +313,6 @@ static void rig_run_all(struct __test_metadata *_metadata, struct rig *r)
 	}
 }
 
-/*
- * kvhost-net gains VHOST_NET_SET_BACKEND with the net backend; until then
- * the tests that need a running net vring have nothing to run against.
- */
-static void rig_probe_backend(struct __test_metadata *_metadata,
-			      struct rig *r)
-{
-	if (r->kind == KIND_NET && !r->upstream && rig_run(r, 0, false) ==
-	    -ENOTTY)
-		setup_skip(_metadata,
-			   "kvhost-net: no VHOST_NET_SET_BACKEND yet (ENOTTY)");
-}
-
 static int rig_close(struct rig *r)
 {
 	unsigned int i;
@@ -662,9 +649,6 @@ TEST_F(core, non_owner_eperm)
 		if (i == 12 || i == 13)
 			continue;	/* ENOBUFS; RESET_OWNER: own test */
 		r = owner_cmd(self->fd, variant->kind, i);
-		if (i == 14 && variant->kind == KIND_NET && r == -ENOTTY &&
-		    !variant->upstream)
-			continue;	/* kvhost-net backend not there yet */
 		EXPECT_EQ(0, r) TH_LOG("%s as the owner: %s",
 				       owner_cmd_names[i], strerror(-r));
 	}
@@ -1343,6 +1327,147 @@ TEST_F(core, close_fully_configured)
 	EXPECT_EQ(0, rig_close(&r));
 }
 
+/*
+ * Owner, features and memory regions (the table only if @table), and
+ * fresh rings programmed on both vrings.
+ */
+static void rig_program(struct __test_metadata *_metadata, struct rig *r,
+			bool table)
+{
+	unsigned int i;
+
+	ASSERT_EQ(0, vq_ioctl(r->fd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vq_negotiate(r->fd, rig_features(r), &r->acked));
+	if (r->mem.memfd < 0) {
+		ASSERT_EQ(0, vq_mem_init(&r->mem));
+		ASSERT_EQ(0, vq_mem_add(&r->mem, GPA_A, SIZE_A));
+		ASSERT_EQ(1, vq_mem_add(&r->mem, GPA_B, SIZE_B));
+		ASSERT_EQ(2, vq_mem_add(&r->mem, GPA_C, SIZE_C));
+		r->scratch = vq_mem_alloc(&r->mem, SCRATCH_SIZE, VQ_PAGE_SIZE);
+		ASSERT_NE(VQ_BAD_GPA, r->scratch);
+	}
+	if (table)
+		ASSERT_EQ(0, vq_mem_set_table(&r->mem, r->fd));
+	for (i = 0; i < NVQS; i++) {
+		vq_free(&r->vq[i]);
+		ASSERT_EQ(0, vq_init(&r->vq[i], r->fd, i, NUM, &r->mem));
+		vq_set_features(&r->vq[i], r->acked);
+		ASSERT_EQ(0, vq_program(&r->vq[i]));
+	}
+}
+
+/*
+ * A device that never had a memory table cannot start a vring, rings or
+ * not.  As upstream, RESET_OWNER leaves an empty table rather than none:
+ * the next owner may start its vrings before its first SET_MEM_TABLE (the
+ * rings are user addresses, checked with access_ok() alone; no guest
+ * memory is reachable until a table comes), and the data path works once
+ * one comes.
+ */
+TEST_F(core, backend_after_reset_owner_without_mem_table)
+{
+	unsigned int i;
+	struct rig r;
+	int ret;
+
+	if (variant->kind != KIND_NET)
+		SKIP(return, "VHOST_NET_SET_BACKEND: the net nodes");
+	rig_open(_metadata, &r, variant->path, variant->kind,
+		 variant->upstream);
+	rig_program(_metadata, &r, false);
+	for (i = 0; i < NVQS; i++) {
+		ret = rig_run(&r, i, true);
+		EXPECT_EQ(-EFAULT, ret) TH_LOG("vq%u, no table ever: %s", i,
+					       strerror(-ret));
+	}
+	ASSERT_EQ(0, vq_ioctl(r.fd, VHOST_RESET_OWNER, NULL));
+	rig_program(_metadata, &r, false);
+	for (i = 0; i < NVQS; i++) {
+		ret = rig_run(&r, i, true);
+		EXPECT_EQ(0, ret) TH_LOG("vq%u after RESET_OWNER: %s", i,
+					 strerror(-ret));
+	}
+	ASSERT_EQ(0, vq_mem_set_table(&r.mem, r.fd));
+	rig_good_roundtrip(_metadata, &r, 1, false);
+	EXPECT_EQ(0, vq_poll_eventfd(r.vq[1].err_fd, 0, NULL));
+	EXPECT_EQ(0, rig_close(&r));
+}
+
+/* The first byte of the dirty bitmap that covers a guest address. */
+#define LOG_BYTE(gpa)	((gpa) / VQ_PAGE_SIZE / 8)
+
+/*
+ * One past the last user address access_ok() allows (TASK_SIZE_MAX): a
+ * mapping hint above 47 bits is honoured only with 5-level paging.
+ */
+static __u64 user_top(void)
+{
+	void *p = mmap((void *)(1UL << 48), VQ_PAGE_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u64 top = (1ULL << 47) - VQ_PAGE_SIZE;
+
+	if (p == MAP_FAILED)
+		return top;
+	if ((unsigned long)p >= 1UL << 47)
+		top = (1ULL << 56) - VQ_PAGE_SIZE;
+	munmap(p, VQ_PAGE_SIZE);
+	return top;
+}
+
+/*
+ * With VHOST_F_LOG_ALL acked, a log base whose bitmap ends at the top of
+ * user space exactly where B's bits end: A's and B's bits are there (the
+ * last user page, mapped), C's would be past the top.  As upstream
+ * (vq_log_access_ok() when a backend is set): an idle device takes the
+ * base, a vring then refuses to start with EFAULT and stays stopped; with
+ * the whole bitmap back it starts, and a running device refuses the short
+ * base.
+ */
+TEST_F(core, log_base_checked_at_start)
+{
+	__u64 top = user_top(), base = top - LOG_BYTE(GPA_HOLE);
+	unsigned int i;
+	struct rig r;
+	void *last;
+	int ret;
+
+	if (variant->kind != KIND_NET)
+		SKIP(return, "VHOST_NET_SET_BACKEND: the net nodes");
+	last = mmap((void *)(unsigned long)(top - VQ_PAGE_SIZE), VQ_PAGE_SIZE,
+		    PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (last == MAP_FAILED && errno == EEXIST)
+		SKIP(return, "the last user page is taken (the stack?)");
+	ASSERT_EQ((void *)(unsigned long)(top - VQ_PAGE_SIZE), last)
+		TH_LOG("mmap at 0x%llx: %s",
+		       (unsigned long long)(top - VQ_PAGE_SIZE), strerror(errno));
+	rig_open(_metadata, &r, variant->path, variant->kind,
+		 variant->upstream);
+	rig_setup(_metadata, &r, 0, NUM, true);
+	ret = vq_ioctl(r.fd, VHOST_SET_LOG_BASE, &base);
+	ASSERT_EQ(0, ret) TH_LOG("idle, base 0x%llx: %s",
+				 (unsigned long long)base, strerror(-ret));
+	for (i = 0; i < NVQS; i++) {
+		ret = rig_run(&r, i, true);
+		EXPECT_EQ(-EFAULT, ret)
+			TH_LOG("vq%u started, bitmap short of C: %s", i,
+			       strerror(-ret));
+		ret = vq_set_num(&r.vq[i]);
+		EXPECT_EQ(0, ret) TH_LOG("vq%u left running: %s", i,
+					 strerror(-ret));
+	}
+	/* (Upstream checks the log before it detaches a backend too.) */
+	ASSERT_EQ(0, vq_log_set_base(&r.log, r.fd));
+	rig_run_all(_metadata, &r);
+	ret = vq_ioctl(r.fd, VHOST_SET_LOG_BASE, &base);
+	EXPECT_EQ(-EFAULT, ret) TH_LOG("running, short bitmap: %s",
+				       strerror(-ret));
+	rig_good_roundtrip(_metadata, &r, 1, false);
+	EXPECT_LT(0, vq_log_count(&r.log)) TH_LOG("nothing logged");
+	EXPECT_EQ(0, rig_close(&r));
+	munmap(last, VQ_PAGE_SIZE);
+}
+
 /* Ownership */
 
 struct child_report {
@@ -1483,7 +1608,6 @@ FIXTURE_SETUP(active)
 	rig_open(_metadata, &self->r, variant->path, variant->kind,
 		 variant->upstream);
 	rig_setup(_metadata, &self->r, 0, NUM, false);
-	rig_probe_backend(_metadata, &self->r);
 }
 
 FIXTURE_TEARDOWN(active)
@@ -1767,7 +1891,6 @@ FIXTURE_SETUP(hostile)
 	rig_open(_metadata, r, variant->path, variant->kind,
 		 variant->upstream);
 	rig_setup(_metadata, r, 0, NUM, true);
-	rig_probe_backend(_metadata, r);
 	rig_run_all(_metadata, r);
 	h->bad = data_vq(r);
 	h->other = !h->bad;
@@ -2281,6 +2404,207 @@ TEST_F(hostile, zero_len_writable_logged)
 	expect_ring_error(_metadata, &self->h,
 			  "zero-length writable, logging",
 			  "zero_len_log");
+}
+
+/* Poll vq<q>-errors until it reaches @want: the last value read. */
+static __u64 wait_errors(struct rig *r, unsigned int q, __u64 want)
+{
+	long long end = vq_now_ms() + VQ_TIMEOUT_MS;
+	__u64 n = 0;
+
+	while (!vq_errors(r->fd, q, &n) && n < want && vq_now_ms() < end)
+		usleep(1000);
+	return n;
+}
+
+/*
+ * VHOST_SET_VRING_ERR with fd -1 detaches the error eventfd.  The bad
+ * entry first fails with the eventfd attached (the error is real and
+ * seen); then, detached, a fresh start of the vring at the same entry
+ * fails again: the old eventfd stays quiet, yet the vring stops (nothing
+ * behind the bad entry is used) and kvhost counts the error.
+ */
+TEST_F(hostile, err_detached_not_signalled)
+{
+	struct hostile *h = &self->h;
+	struct rig *r = &h->r;
+	struct vq *vq = &r->vq[h->bad];
+	__u64 n = 0, broken = 0, why = 0;
+	struct chain c;
+	int ret;
+
+	vq_raw_avail(vq, NUM);
+	expect_ring_error(_metadata, h, "head == num", "head");
+	if (r->kind == KIND_NET)
+		net_chain(r, &c);
+	else
+		loop_chain(r, &c, 11);
+	ASSERT_LE(0, vq_add(vq, c.sg, c.nout, c.nin, &c));
+	ASSERT_EQ(0, vq_set_file(r->fd, VHOST_SET_VRING_ERR, h->bad, -1));
+	ASSERT_EQ(0, rig_run(r, h->bad, false));
+	ASSERT_EQ(0, rig_run(r, h->bad, true));
+	ASSERT_EQ(0, vq_kick(vq));
+	if (!r->upstream) {
+		n = wait_errors(r, h->bad, h->errs + 2);
+		EXPECT_EQ(h->errs + 2, n)
+			TH_LOG("the error after the detach was not counted");
+		ASSERT_EQ(0, vq_broken(r->fd, h->bad, &broken));
+		EXPECT_EQ(1, broken) TH_LOG("vq%u not stopped", h->bad);
+		ret = reason_count(r, h->bad, "head", &why);
+		if (ret)
+			TH_LOG("no debugfs counters (%s), reason unchecked",
+			       strerror(-ret));
+		else
+			EXPECT_EQ(2, why) TH_LOG("err_head %llu",
+						 (unsigned long long)why);
+	}
+	EXPECT_EQ(0, vq_poll_eventfd(vq->err_fd, VQ_QUIET_MS, NULL))
+		TH_LOG("the detached error eventfd was signalled");
+	EXPECT_EQ(0, vq_used_idx(vq)) TH_LOG("served past the bad entry");
+	if (r->kind == KIND_TEST)
+		rig_good_roundtrip(_metadata, r, h->other, false);
+}
+
+/* kvh_vq_fail()'s warning (pr_warn_ratelimited: 10 per 5 s). */
+#define FAIL_WARNING	"bad guest input"
+#define RL_INTERVAL_MS	5000
+#define RL_BURST	10
+#define FAIL_BURST	30
+
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * Read every kernel log record since the last read; count the messages
+ * that contain @what, the first of them copied to @first.
+ */
+static unsigned int kmsg_count(int fd, const char *what, char *first,
+			       size_t size)
+{
+	unsigned int n = 0;
+	char rec[8192], *msg;
+	ssize_t len;
+
+	for (;;) {
+		len = read(fd, rec, sizeof(rec) - 1);
+		/* EPIPE: records were overwritten; reading goes on after. */
+		if (len < 0 && (errno == EPIPE || errno == EINTR))
+			continue;
+		if (len <= 0)
+			return n;
+		rec[len] = '\0';
+		/* "prio,seq,time,flags;text\n", then " KEY=value" lines. */
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!strstr(msg, what))
+			continue;
+		if (!n++ && first) {
+			len = strlen(msg) < size ? strlen(msg) : size - 1;
+			memcpy(first, msg, len);
+			first[len] = '\0';
+		}
+	}
+}
+
+/* Stop and start vring q where it is: a fresh start on the same entry. */
+static void restart_fails(struct __test_metadata *_metadata, struct rig *r,
+			  unsigned int q, unsigned int i)
+{
+	__u32 base;
+
+	ASSERT_EQ(0, rig_run(r, q, false));
+	ASSERT_EQ(0, rig_run(r, q, true));
+	ASSERT_EQ(1, vq_wait_err(&r->vq[q], VQ_TIMEOUT_MS))
+		TH_LOG("failure %u not signalled", i);
+	/* Takes the vring's mutex: the failing run, warning included, is over. */
+	ASSERT_EQ(0, vq_get_base(&r->vq[q], &base));
+}
+
+/*
+ * kvhost tells the host's log, once per failure, and at most RL_BURST
+ * times per RL_INTERVAL_MS: one line naming the device, the vring and the
+ * reason; FAIL_BURST failures in a row (a fresh start of the vring on the
+ * same bad entry each) leave fewer lines than failures, and the next
+ * failure after the interval first says how many were suppressed.  Only
+ * checked when the burst was quick enough to fit one interval (a debug
+ * kernel under TCG may not be).
+ */
+TEST_F_TIMEOUT(hostile, fail_warning_ratelimited, 120)
+{
+	struct hostile *h = &self->h;
+	struct rig *r = &h->r;
+	struct vq *vq = &r->vq[h->bad];
+	char want[128], line[512], supp[512];
+	unsigned int lines, i, missed = ~0U;
+	long long t0, t1;
+	__u64 id, n;
+	__u32 base;
+	int kfd, ret;
+
+	if (variant->upstream)
+		SKIP(return, "kvhost's warning");
+	ASSERT_EQ(0, vq_fdinfo_get(r->fd, "kvhost-id", &id));
+	snprintf(want, sizeof(want), "%s %llu vq %u: " FAIL_WARNING,
+		 r->kind == KIND_NET ? KVHOST_NET_NODE : KVHOST_TEST_NODE,
+		 (unsigned long long)id, h->bad);
+	kfd = kmsg_open();
+	if (kfd == -EPERM || kfd == -EACCES)
+		SKIP(return, "/dev/kmsg not readable (CAP_SYSLOG)");
+	ASSERT_LE(0, kfd) TH_LOG("/dev/kmsg: %s", strerror(-kfd));
+	/* Earlier tests' failures: their interval must be over. */
+	usleep((RL_INTERVAL_MS + 200) * 1000);
+	kmsg_count(kfd, "", NULL, 0);
+
+	t0 = vq_now_ms();
+	vq_raw_avail(vq, NUM);
+	expect_ring_error(_metadata, h, "head == num", "head");
+	ASSERT_EQ(0, vq_get_base(vq, &base));
+	line[0] = '\0';
+	EXPECT_EQ(1, kmsg_count(kfd, want, line, sizeof(line)))
+		TH_LOG("no \"%s\" line", want);
+	EXPECT_NE(NULL, strstr(line, "(head), queue stopped"))
+		TH_LOG("line: \"%s\"", line);
+
+	for (i = 1; i < FAIL_BURST; i++)
+		restart_fails(_metadata, r, h->bad, i);
+	t1 = vq_now_ms();
+	lines = 1 + kmsg_count(kfd, want, NULL, 0);
+	ASSERT_EQ(0, vq_errors(r->fd, h->bad, &n));
+	EXPECT_EQ(h->errs + FAIL_BURST, n);
+	TH_LOG("%u failures in %lld ms: %u warning lines", FAIL_BURST, t1 - t0,
+	       lines);
+	EXPECT_LE(1, lines);
+	EXPECT_GE(FAIL_BURST, lines);
+	if (t1 - t0 >= RL_INTERVAL_MS - 1000) {
+		TH_LOG("slow kernel: the burst spans intervals, bound unchecked");
+		close(kfd);
+		return;
+	}
+	EXPECT_GE(RL_BURST, lines);
+	EXPECT_GT(FAIL_BURST, lines);
+
+	/* The interval over, the next failure reports the suppressed ones. */
+	usleep((t0 + RL_INTERVAL_MS + 200 - vq_now_ms()) * 1000);
+	restart_fails(_metadata, r, h->bad, FAIL_BURST);
+	supp[0] = '\0';
+	/* lib/ratelimit.c's line, named after the function. */
+	EXPECT_EQ(1, kmsg_count(kfd, "kvh_vq_fail: ", supp, sizeof(supp)));
+	ret = sscanf(supp, "kvh_vq_fail: %u callbacks suppressed", &missed);
+	EXPECT_EQ(1, ret) TH_LOG("line: \"%s\"", supp);
+	EXPECT_EQ(FAIL_BURST - lines, missed);
+	close(kfd);
 }
 
 /*

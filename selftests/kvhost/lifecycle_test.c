@@ -11,6 +11,9 @@
  *             and MemFree is back
  *   memfault  guest memory unmapped or protected under running queues;
  *             a userfaultfd region nobody serves, then close or kill
+ *   nonowner  a forked non-owner SIGKILLed in SET_FEATURES while the
+ *             worker waits on a userfaultfd page: once the owner serves
+ *             it, the vring goes on, waiting faults included
  *   toctou    a second thread rewrites descriptors, headers and avail->idx
  *             while the worker parses them (KVH_TOCTOU_SECONDS, default 5)
  *   flood     CVE-2019-3900: one-byte RX buffers under a flood; the worker
@@ -997,6 +1000,325 @@ TEST_F(memfault, uffd_kill_bounded)
 	ASSERT_NE(-ETIMEDOUT, st) TH_LOG("the VMM did not die");
 	EXPECT_TRUE(WIFSIGNALED(st)) TH_LOG("exit %d", st);
 	EXPECT_EQ(0, wait_no_workers(pid, BOUND_MS));
+}
+
+/*
+ * nonowner: a process that is not the owner but shares the device's fd (a
+ * forked child) is SIGKILLed while it waits in VHOST_SET_FEATURES behind a
+ * worker that is stuck, with the vring's mutex held, on a guest page
+ * nobody has supplied yet.  Only the owner's death may make a worker give
+ * up its faults (kvh_worker_kill(): every later fault that would wait
+ * fails).  So once the owner supplies the page the vring goes on, and so
+ * do later faults that have to wait.
+ */
+
+#define NO_LEN		256	/* readable bytes of a loopback chain */
+
+FIXTURE(nonowner) {
+	struct vq_mem mem;
+	struct vq vq[2];
+	int fd, tap, ifindex, uffd;
+	pid_t child;
+	__u64 acked;
+	__u64 plain, in;	/* ordinary guest memory */
+	__u64 ugpa;		/* the userfaultfd region, never touched */
+	char *uhva;
+};
+
+FIXTURE_VARIANT(nonowner) {
+	bool net;
+};
+
+FIXTURE_VARIANT_ADD(nonowner, loopback) {
+	.net = false,
+};
+
+FIXTURE_VARIANT_ADD(nonowner, net_tx) {
+	.net = true,
+};
+
+static int nonowner_run(struct _test_data_nonowner *self, bool net,
+			unsigned int q)
+{
+	struct vhost_vring_file f = { .index = q, .fd = self->tap };
+	struct vhost_vring_state s = { .index = q, .num = 1 };
+
+	if (net)
+		return vq_ioctl(self->fd, VHOST_NET_SET_BACKEND, &f);
+	return vq_ioctl(self->fd, KVHOST_TEST_SET_RUNNING, &s);
+}
+
+FIXTURE_SETUP(nonowner)
+{
+	unsigned int i;
+	int idx;
+
+	self->mem.memfd = -1;
+	self->tap = -1;
+	self->uffd = -1;
+	self->child = -1;
+	for (i = 0; i < 2; i++) {
+		self->vq[i].kick_fd = -1;
+		self->vq[i].call_fd = -1;
+		self->vq[i].err_fd = -1;
+	}
+	self->fd = open(variant->net ? KVH_NET : KVH_TEST, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		setup_skip(_metadata, variant->net ? "kvhost-net absent" :
+			   "/dev/kvhost-test absent (load kvhost test_dev=1)");
+	ASSERT_LE(0, self->fd);
+	if (variant->net) {
+		self->tap = tap_make(&self->ifindex);
+		if (self->tap == -ENOENT)
+			setup_skip(_metadata, "/dev/net/tun absent");
+		ASSERT_LE(0, self->tap);
+	}
+	ASSERT_EQ(0, vq_ioctl(self->fd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vq_negotiate(self->fd, FBIT(VIRTIO_F_VERSION_1),
+				  &self->acked));
+	ASSERT_EQ(0, vq_mem_init(&self->mem));
+	ASSERT_LE(0, vq_mem_add(&self->mem, GPA_MAIN, MAIN_SIZE));
+	idx = vq_mem_add(&self->mem, GPA_SIDE, SIDE_SIZE);
+	ASSERT_LE(0, idx);
+	self->ugpa = GPA_SIDE;
+	self->uhva = self->mem.region[idx].hva;
+	ASSERT_EQ(0, vq_mem_set_table(&self->mem, self->fd));
+	/* The allocator takes from the main region, which has room. */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, vq_init(&self->vq[i], self->fd, i, NUM,
+				     &self->mem));
+		vq_set_features(&self->vq[i], self->acked);
+		ASSERT_EQ(0, vq_program(&self->vq[i]));
+	}
+	self->plain = vq_mem_alloc(&self->mem, VQ_PAGE_SIZE, VQ_PAGE_SIZE);
+	self->in = vq_mem_alloc(&self->mem, VQ_PAGE_SIZE, VQ_PAGE_SIZE);
+	ASSERT_GT(GPA_SIDE, self->in);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, nonowner_run(self, variant->net, i));
+	self->uffd = uffd_arm(self->uhva, SIDE_SIZE);
+	if (self->uffd == -EPERM)
+		setup_skip(_metadata, "userfaultfd refused");
+	ASSERT_LE(0, self->uffd) TH_LOG("userfaultfd: %s",
+					strerror(-self->uffd));
+}
+
+FIXTURE_TEARDOWN(nonowner)
+{
+	long long t = vq_now_ms();
+	unsigned int i;
+
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		/* The close below is what frees it, if the worker holds it. */
+	}
+	close(self->fd);
+	EXPECT_GT(BOUND_MS, vq_now_ms() - t);
+	if (self->child > 0)
+		wait_child(self->child, BOUND_MS);
+	for (i = 0; i < 2; i++)
+		vq_free(&self->vq[i]);
+	vq_mem_free(&self->mem);
+	if (self->uffd >= 0)
+		close(self->uffd);
+	if (self->tap >= 0)
+		close(self->tap);
+}
+
+/* What a chain reads: a frame after a zeroed header, or a pattern. */
+static void nonowner_page(bool net, __u8 *page, unsigned int seed)
+{
+	unsigned int i;
+
+	memset(page, 0, VQ_PAGE_SIZE);
+	if (net) {
+		memset(page + HLEN, 0xff, 6);
+		page[HLEN + 6] = 0x02;
+		page[HLEN + 11] = seed;
+		page[HLEN + 12] = 0x88;
+		page[HLEN + 13] = 0xb5;
+		return;
+	}
+	for (i = 0; i < NO_LEN; i++)
+		page[i] = seed * 37 + i * 3 + 1;
+}
+
+/* One chain reading at @gpa (net TX: a frame; loopback: NO_LEN bytes). */
+static int nonowner_post(struct _test_data_nonowner *self, bool net,
+			 __u64 gpa)
+{
+	struct vq_sg sg[2] = {
+		{ gpa, net ? HLEN + FRAME : NO_LEN },
+		{ self->in, NO_LEN },
+	};
+	struct vq *vq = &self->vq[net ? TXQ : 0];
+	int r;
+
+	memset(vq_mem_hva(&self->mem, self->in, NO_LEN), 0xaa, NO_LEN);
+	r = vq_add(vq, sg, 1, net ? 0 : 1, NULL);
+	return r < 0 ? r : vq_kick(vq);
+}
+
+/* That chain used, and right (@page is what it read): 0 or -errno. */
+static int nonowner_done(struct _test_data_nonowner *self, bool net,
+			 const __u8 *page)
+{
+	struct vq *vq = &self->vq[net ? TXQ : 0];
+	struct vq_used_buf u;
+	int r;
+
+	r = vq_wait_used(vq, BOUND_MS);
+	if (!r)
+		r = vq_reap(vq, &u);
+	if (r)
+		return r;
+	if (net)
+		return u.len ? -EBADMSG : 0;
+	if (u.len != NO_LEN ||
+	    memcmp(vq_mem_hva(&self->mem, self->in, NO_LEN), page, NO_LEN))
+		return -EBADMSG;
+	return 0;
+}
+
+/* Wait for the fault report on the page at @hva: 0 or -ETIMEDOUT. */
+static int uffd_wait_fault(int uffd, void *hva, int timeout_ms)
+{
+	long long end = vq_now_ms() + timeout_ms;
+	struct pollfd p = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg m;
+
+	while (vq_now_ms() < end) {
+		if (poll(&p, 1, 10) <= 0 ||
+		    read(uffd, &m, sizeof(m)) != sizeof(m))
+			continue;
+		if (m.event == UFFD_EVENT_PAGEFAULT &&
+		    (m.arg.pagefault.address & ~(__u64)(VQ_PAGE_SIZE - 1)) ==
+		    (unsigned long)hva)
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* Supply the page at @hva: 0 or -errno. */
+static int uffd_serve(int uffd, void *hva, const void *src)
+{
+	struct uffdio_copy c = {
+		.dst = (unsigned long)hva,
+		.src = (unsigned long)src,
+		.len = VQ_PAGE_SIZE,
+	};
+
+	return ioctl(uffd, UFFDIO_COPY, &c) ? -errno : 0;
+}
+
+/* Is @pid asleep uninterruptibly (D) in ioctl()? */
+static bool asleep_in_ioctl(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	long nr = -1;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	if (nr != __NR_ioctl)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'D';
+}
+
+TEST_F_TIMEOUT(nonowner, killed_in_set_features, 120)
+{
+	const bool net = variant->net;
+	bool blocked = false;
+	__u8 *page[3], *pages;
+	unsigned int i;
+	long long end;
+	__u64 n = 0;
+	int r, st;
+
+	/* UFFDIO_COPY sources, a page each. */
+	pages = mmap(NULL, 3 * VQ_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, pages);
+	for (i = 0; i < 3; i++)
+		page[i] = pages + i * VQ_PAGE_SIZE;
+	/* Traffic from ordinary memory first. */
+	nonowner_page(net, page[0], 1);
+	ASSERT_EQ(0, vq_mem_write(&self->mem, self->plain, page[0],
+				  VQ_PAGE_SIZE));
+	ASSERT_EQ(0, nonowner_post(self, net, self->plain));
+	ASSERT_EQ(0, nonowner_done(self, net, page[0]));
+
+	/* The worker stuck on the region's first page, the mutex held. */
+	nonowner_page(net, page[1], 2);
+	ASSERT_EQ(0, nonowner_post(self, net, self->ugpa));
+	ASSERT_EQ(0, uffd_wait_fault(self->uffd, self->uhva, BOUND_MS))
+		TH_LOG("the worker never faulted on the region");
+
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (!self->child)
+		_exit(vq_ioctl(self->fd, VHOST_SET_FEATURES, &self->acked) ?
+		      1 : 0);
+	end = vq_now_ms() + BOUND_MS;
+	while (!blocked && vq_now_ms() < end) {
+		blocked = asleep_in_ioctl(self->child);
+		usleep(1000);
+	}
+	ASSERT_TRUE(blocked)
+		TH_LOG("the child's SET_FEATURES never waited for the worker");
+	ASSERT_EQ(0, kill(self->child, SIGKILL));
+	/* Time for a worker that was told to give up to do so. */
+	usleep(500000);
+
+	ASSERT_EQ(0, uffd_serve(self->uffd, self->uhva, page[1]));
+	r = nonowner_done(self, net, page[1]);
+	EXPECT_EQ(0, r) TH_LOG("the stuck chain, its page supplied: %s",
+			       strerror(-r));
+	EXPECT_EQ(0, vq_poll_eventfd(self->vq[net ? TXQ : 0].err_fd, 0, NULL))
+		TH_LOG("the vring stopped when the child died");
+	st = wait_child(self->child, BOUND_MS);
+	self->child = -1;
+	EXPECT_TRUE(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		TH_LOG("the child: status %d", st);
+
+	/* A fault the worker must wait for, after the child's death. */
+	nonowner_page(net, page[2], 3);
+	ASSERT_EQ(0, nonowner_post(self, net, self->ugpa + VQ_PAGE_SIZE));
+	r = uffd_wait_fault(self->uffd, self->uhva + VQ_PAGE_SIZE, BOUND_MS);
+	EXPECT_EQ(0, r) TH_LOG("no fault reported on the second page");
+	usleep(200000);
+	ASSERT_EQ(0, uffd_serve(self->uffd, self->uhva + VQ_PAGE_SIZE,
+				page[2]));
+	r = nonowner_done(self, net, page[2]);
+	EXPECT_EQ(0, r) TH_LOG("the chain whose fault had to wait: %s",
+			       strerror(-r));
+
+	/* And ordinary traffic still. */
+	nonowner_page(net, page[0], 4);
+	ASSERT_EQ(0, vq_mem_write(&self->mem, self->plain, page[0],
+				  VQ_PAGE_SIZE));
+	ASSERT_EQ(0, nonowner_post(self, net, self->plain));
+	EXPECT_EQ(0, nonowner_done(self, net, page[0]));
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(0, vq_poll_eventfd(self->vq[i].err_fd, 0, NULL))
+			TH_LOG("vq%u signalled an error", i);
+		ASSERT_EQ(0, vq_errors(self->fd, i, &n));
+		EXPECT_EQ(0, n) TH_LOG("vq%u-errors %llu", i,
+				       (unsigned long long)n);
+	}
 }
 
 /*
