@@ -24,15 +24,45 @@ module_param_named(worker_per_vq, kvh_worker_per_vq, bool, 0644);
 MODULE_PARM_DESC(worker_per_vq,
 		 "One worker thread per virtqueue (default), else one per device; read at SET_OWNER");
 
+/*
+ * The per-run budgets are bounded: set out of reach, a guest that keeps
+ * a vring fed would hold its worker's CPU until the soft-lockup detector
+ * fires.
+ */
+#define KVH_WEIGHT_REQS_MAX	4096
+#define KVH_WEIGHT_BYTES_MAX	(16 << 20)
+
+static int kvh_param_set_weight_reqs(const char *val,
+				     const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, KVH_WEIGHT_REQS_MAX);
+}
+
+static int kvh_param_set_weight_bytes(const char *val,
+				      const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, KVH_WEIGHT_BYTES_MAX);
+}
+
+static const struct kernel_param_ops kvh_weight_reqs_ops = {
+	.set = kvh_param_set_weight_reqs,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops kvh_weight_bytes_ops = {
+	.set = kvh_param_set_weight_bytes,
+	.get = param_get_uint,
+};
+
 unsigned int kvh_weight_reqs = KVH_WEIGHT_REQS;
-module_param_named(weight_reqs, kvh_weight_reqs, uint, 0644);
+module_param_cb(weight_reqs, &kvh_weight_reqs_ops, &kvh_weight_reqs, 0644);
 MODULE_PARM_DESC(weight_reqs,
-		 "Requests a virtqueue serves per run before yielding (default 256)");
+		 "Requests a virtqueue serves per run before yielding (default 256, 1 to 4096)");
 
 unsigned int kvh_weight_bytes = KVH_WEIGHT_BYTES;
-module_param_named(weight_bytes, kvh_weight_bytes, uint, 0644);
+module_param_cb(weight_bytes, &kvh_weight_bytes_ops, &kvh_weight_bytes, 0644);
 MODULE_PARM_DESC(weight_bytes,
-		 "Bytes a virtqueue moves per run before yielding (default 512 KiB)");
+		 "Bytes a virtqueue moves per run before yielding (default 512 KiB, at most 16 MiB)");
 
 static bool kvh_test_dev;
 module_param_named(test_dev, kvh_test_dev, bool, 0444);

@@ -712,4 +712,69 @@ TEST_F_TIMEOUT(shared, busy_vring_does_not_starve_other, 180)
 	shared_no_errors(_metadata, self);
 }
 
+/*
+ * The per-run budgets are bounded: 0, or a value past the bound, is
+ * refused with EINVAL and leaves the old value; the bounds themselves
+ * are accepted.
+ */
+static int weight_write(const char *name, const char *val)
+{
+	char path[128];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/sys/module/kvhost/parameters/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static long weight_read(const char *name)
+{
+	char path[128], buf[32] = "";
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/kvhost/parameters/%s", name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+TEST(weights_bounded)
+{
+	static const struct {
+		const char *name, *max, *over;
+	} w[] = {
+		{ "weight_reqs", "4096", "4097" },
+		{ "weight_bytes", "16777216", "16777217" },
+	};
+	unsigned int i;
+	char old[32];
+	long v;
+
+	for (i = 0; i < ARRAY_SIZE(w); i++) {
+		v = weight_read(w[i].name);
+		ASSERT_GT(v, 0) TH_LOG("%s unreadable", w[i].name);
+		snprintf(old, sizeof(old), "%ld", v);
+		EXPECT_EQ(-EINVAL, weight_write(w[i].name, "0"));
+		EXPECT_EQ(-EINVAL, weight_write(w[i].name, w[i].over));
+		EXPECT_EQ(-EINVAL, weight_write(w[i].name, "4000000000"));
+		EXPECT_EQ(v, weight_read(w[i].name));
+		EXPECT_EQ(0, weight_write(w[i].name, w[i].max));
+		EXPECT_EQ(strtol(w[i].max, NULL, 10), weight_read(w[i].name));
+		EXPECT_EQ(0, weight_write(w[i].name, "1"));
+		EXPECT_EQ(1, weight_read(w[i].name));
+		ASSERT_EQ(0, weight_write(w[i].name, old));
+		EXPECT_EQ(v, weight_read(w[i].name));
+	}
+}
+
 TEST_HARNESS_MAIN
