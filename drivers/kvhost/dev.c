@@ -99,7 +99,6 @@ static void kvh_dev_reset(struct kvh_dev *dev)
 	if (dev->log_ctx)
 		eventfd_ctx_put(dev->log_ctx);
 	dev->log_ctx = NULL;
-	dev->log_base = NULL;
 	dev->features = 0;
 	dev->backend_features = 0;
 }
@@ -206,9 +205,31 @@ static void kvh_vq_set_features(struct kvh_vq *vq, u64 features)
 	vr->log = features & (1ULL << VHOST_F_LOG_ALL);
 }
 
+/*
+ * As upstream's memory_access_ok(): the log of every running vq that logs
+ * (or would, with @log_all) covers @mem, or the vq's own table when @mem
+ * is NULL.  An idle vq is checked when it starts.  dev->mutex held.
+ */
+static bool kvh_dev_log_covers(struct kvh_dev *dev, const struct kvh_mem *mem,
+			       bool log_all)
+{
+	unsigned int i;
+	bool ok = true;
+
+	for (i = 0; i < dev->nvqs && ok; i++) {
+		struct kvh_vq *vq = &dev->vqs[i];
+
+		kvh_vq_lock_ctl(vq);
+		if (vq->backend)
+			ok = kvh_vq_log_mem_ok(vq, vq->vr.log_base,
+					       mem ?: vq->vr.mem, log_all);
+		mutex_unlock(&vq->mutex);
+	}
+	return ok;
+}
+
 static long kvh_set_features(struct kvh_dev *dev, u64 __user *argp)
 {
-	const struct kvh_mem *mem;
 	unsigned int i;
 	u64 features;
 
@@ -217,9 +238,8 @@ static long kvh_set_features(struct kvh_dev *dev, u64 __user *argp)
 	if (features & ~dev->ops->features)
 		return -EOPNOTSUPP;
 	mutex_lock(&dev->mutex);
-	mem = dev->vqs[0].vr.mem;
 	if ((features & (1ULL << VHOST_F_LOG_ALL)) &&
-	    !kvh_log_access_ok(dev->log_base, mem)) {
+	    !kvh_dev_log_covers(dev, NULL, true)) {
 		mutex_unlock(&dev->mutex);
 		return -EFAULT;
 	}
@@ -303,8 +323,7 @@ static long kvh_set_mem_table(struct kvh_dev *dev,
 	mem = kvh_mem_from_user(argp, &r);
 	if (!mem)
 		return r;
-	if ((dev->features & (1ULL << VHOST_F_LOG_ALL)) &&
-	    !kvh_log_access_ok(dev->log_base, mem)) {
+	if (!kvh_dev_log_covers(dev, mem, false)) {
 		kvfree(mem);
 		return -EFAULT;
 	}
@@ -338,19 +357,13 @@ static long kvh_set_log_base(struct kvh_dev *dev, u64 __user *argp)
 		struct kvh_vq *vq = &dev->vqs[i];
 
 		kvh_vq_lock_ctl(vq);
-		/* An inactive ring is checked when it starts. */
-		if (vq->backend &&
-		    (!kvh_log_access_ok(base, vq->vr.mem) ||
-		     (vq->vr.log_used &&
-		      !kvh_log_used_access_ok(base, vq->vr.log_used_gpa,
-					      vq->vr.num))))
+		/* An inactive ring is checked when it starts, as upstream. */
+		if (vq->backend && !kvh_vq_log_ok(vq, base))
 			r = -EFAULT;
 		else
 			vq->vr.log_base = base;
 		mutex_unlock(&vq->mutex);
 	}
-	if (!r)
-		dev->log_base = base;
 	return r;
 }
 

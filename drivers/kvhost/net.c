@@ -673,11 +673,13 @@ static long kvh_net_set_backend(struct kvh_dev *dev,
 	q = &n->q[f.index];
 
 	/*
-	 * As upstream, before the fd: a memory table must be set, and a
+	 * As upstream's vhost_vq_access_ok(), before the fd: a memory table
+	 * must be set, the log must cover what the vq would log, and a
 	 * configured ring must be accessible (even to detach).
 	 */
 	kvh_vq_lock_ctl(vq);
-	r = dev->mem && kvh_vq_rings_access_ok(vq) ? 0 : -EFAULT;
+	r = dev->mem && kvh_vq_log_ok(vq, vq->vr.log_base) &&
+	    kvh_vq_rings_access_ok(vq) ? 0 : -EFAULT;
 	mutex_unlock(&vq->mutex);
 	if (r)
 		goto out;

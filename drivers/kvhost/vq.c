@@ -104,8 +104,47 @@ static bool kvh_range_ok(const void __user *p, size_t size)
 }
 
 /**
- * kvh_vq_access_ok - are the rings (and the used-ring log) accessible?
+ * kvh_vq_log_mem_ok - does a log cover the memory table, if it must?
  * @vq: the vq, mutex held
+ * @base: the log base to check
+ * @mem: the memory table to check
+ * @log_all: check as if VHOST_F_LOG_ALL were acked
+ *
+ * Upstream's vq_memory_access_ok() for the log: the bitmap at @base covers
+ * every region of @mem when the vq logs (or would, with @log_all).
+ */
+bool kvh_vq_log_mem_ok(struct kvh_vq *vq, void __user *base,
+		       const struct kvh_mem *mem, bool log_all)
+{
+	if (!log_all && !(vq->features & (1ULL << VHOST_F_LOG_ALL)))
+		return true;
+	return kvh_log_access_ok(base, mem);
+}
+
+/**
+ * kvh_vq_log_ok - can a log base take every write the vq would log?
+ * @vq: the vq, mutex held
+ * @base: the log base to check
+ *
+ * Upstream's vq_log_access_ok(): the memory table with VHOST_F_LOG_ALL
+ * acked, and the used ring with VHOST_VRING_F_LOG set.
+ */
+bool kvh_vq_log_ok(struct kvh_vq *vq, void __user *base)
+{
+	struct kvh_vring *vr = &vq->vr;
+
+	if (!kvh_vq_log_mem_ok(vq, base, vr->mem, false))
+		return false;
+	return !vr->log_used ||
+	       kvh_log_used_access_ok(base, vr->log_used_gpa, vr->num);
+}
+
+/**
+ * kvh_vq_access_ok - are the rings accessible, and the log in order?
+ * @vq: the vq, mutex held
+ *
+ * What starting a vq checks, as upstream's vhost_vq_access_ok(); kvhost
+ * also needs the rings themselves to be set (non-NULL).
  */
 bool kvh_vq_access_ok(struct kvh_vq *vq)
 {
@@ -121,10 +160,7 @@ bool kvh_vq_access_ok(struct kvh_vq *vq)
 			  event) ||
 	    !kvh_range_ok(vr->used, struct_size(vr->used, ring, num) + event))
 		return false;
-	if (vr->log_used &&
-	    !kvh_log_used_access_ok(vr->log_base, vr->log_used_gpa, num))
-		return false;
-	return true;
+	return kvh_vq_log_ok(vq, vr->log_base);
 }
 
 /**
@@ -351,7 +387,8 @@ bool kvh_vq_enable_notify(struct kvh_vq *vq)
  *
  * When the ring is empty: publish what was gathered, busy-poll if the VMM
  * asked for it, then turn kicks back on, checking for a last-moment
- * entry.
+ * entry.  At most KVH_EMPTY_RETRIES such checks find an entry that the
+ * next fetch does not; then the work is requeued and the run ends.
  *
  * Return: 0 with @c walked; -EAGAIN when the ring stayed empty and kicks
  * are on again (end the run); another negative errno after a guest error
@@ -359,6 +396,7 @@ bool kvh_vq_enable_notify(struct kvh_vq *vq)
  */
 int kvh_vq_next_chain(struct kvh_vq *vq, struct kvh_chain *c)
 {
+	unsigned int empty = 0;
 	int r;
 
 	for (;;) {
@@ -366,6 +404,18 @@ int kvh_vq_next_chain(struct kvh_vq *vq, struct kvh_chain *c)
 		if (r != -EAGAIN)
 			return r;
 		kvh_vq_flush_used(vq);
+		/*
+		 * An honest driver never moves avail->idx back, so the
+		 * entry that re-enabling (or polling) saw is there on the
+		 * next fetch.  A guest flipping the index between two
+		 * values could keep us here, the vq mutex held, for ever:
+		 * after a few such false alarms, requeue the work behind
+		 * everyone else's and end the run (CVE-2019-3900 class).
+		 */
+		if (++empty > KVH_EMPTY_RETRIES) {
+			kvh_poll_queue(&vq->poll);
+			return -EAGAIN;
+		}
 		if (kvh_vq_busy_poll(vq, kvh_vq_avail_pending))
 			continue;
 		if (!kvh_vq_enable_notify(vq))

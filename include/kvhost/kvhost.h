@@ -77,6 +77,11 @@
 #define KVH_WEIGHT_BYTES	0x80000
 /* Used entries gathered before they are published. */
 #define KVH_USED_BATCH		64
+/*
+ * Times one run may find the ring empty after a re-enable or a poll saw an
+ * entry (only a guest moving avail->idx back does that) before it yields.
+ */
+#define KVH_EMPTY_RETRIES	8
 
 struct kvh_dev;
 struct kvh_vq;
@@ -180,7 +185,6 @@ struct kvh_vq {
  * @mem: the memory table in force (each vq points at it too)
  * @features: features acked by VHOST_SET_FEATURES
  * @backend_features: VHOST_SET_BACKEND_FEATURES
- * @log_base: VHOST_SET_LOG_BASE
  * @log_ctx: VHOST_SET_LOG_FD, or NULL
  * @vqs: the virtqueues
  * @nvqs: how many
@@ -199,7 +203,6 @@ struct kvh_dev {
 	struct kvh_mem *mem;
 	u64 features;
 	u64 backend_features;
-	void __user *log_base;
 	struct eventfd_ctx *log_ctx;
 	struct kvh_vq *vqs;
 	unsigned int nvqs;
@@ -232,17 +235,20 @@ int kvh_dev_check_owner(struct kvh_dev *dev);
  * @vq: the vq
  *
  * As mutex_lock(), but a handler busy-polling the ring under the mutex
- * sees the waiter and returns it early (kvh_vq_busy_poll()).  A caller
- * that is being killed first makes the vq's worker give up a fault it
- * may be stuck on (kvh_worker_kill()): the owner's exit never waits on
- * its own guest memory.  The caller holds dev->mutex, so vq->worker is
- * stable.
+ * sees the waiter and returns it early (kvh_vq_busy_poll()).  A thread
+ * of the owner that is being killed first makes the vq's worker give up a
+ * fault it may be stuck on (kvh_worker_kill()): the owner's exit never
+ * waits on its own guest memory.  Anyone else holding the fd (a forked
+ * child may call VHOST_SET_FEATURES, as upstream) just waits: its death
+ * must not make the owner's guest memory fail.  The caller holds
+ * dev->mutex, so vq->worker and dev->mm are stable.
  */
 static inline void kvh_vq_lock_ctl(struct kvh_vq *vq)
 {
 	atomic_inc(&vq->ctl_waiting);
 	if (mutex_lock_killable(&vq->mutex)) {
-		kvh_worker_kill(vq->worker);
+		if (vq->dev->mm && vq->dev->mm == current->mm)
+			kvh_worker_kill(vq->worker);
 		mutex_lock(&vq->mutex);
 	}
 	atomic_dec(&vq->ctl_waiting);
@@ -268,6 +274,9 @@ void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why);
 void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
 		 void (*handle)(struct kvh_vq *vq));
 void kvh_vq_reset(struct kvh_vq *vq);
+bool kvh_vq_log_mem_ok(struct kvh_vq *vq, void __user *base,
+		       const struct kvh_mem *mem, bool log_all);
+bool kvh_vq_log_ok(struct kvh_vq *vq, void __user *base);
 bool kvh_vq_access_ok(struct kvh_vq *vq);
 bool kvh_vq_rings_access_ok(struct kvh_vq *vq);
 
