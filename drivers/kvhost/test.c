@@ -142,3 +142,4 @@ const struct kvh_dev_ops kvh_test_ops = {
 	.stop = kvh_test_stop,
 	.ioctl = kvh_test_ioctl,
 };
+EXPORT_SYMBOL_IF_KVH_KUNIT(kvh_test_ops);
