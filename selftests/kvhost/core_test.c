@@ -1743,6 +1743,130 @@ TEST_F(active, mem_table_checked_while_running)
 	free(big);
 }
 
+/* Replaces the memory table, alternating two, until told to stop. */
+struct table_swapper {
+	int fd;
+	struct vhost_memory *t[2];
+	unsigned int stop;
+	unsigned int swaps;
+	int err;
+};
+
+static void *table_swap_fn(void *arg)
+{
+	struct table_swapper *w = arg;
+	int r;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		r = vq_ioctl(w->fd, VHOST_SET_MEM_TABLE, w->t[w->swaps & 1]);
+		if (r) {
+			w->err = r;
+			break;
+		}
+		w->swaps++;
+	}
+	return NULL;
+}
+
+#define SWAP_OFF	(SIZE_C - VQ_PAGE_SIZE)	/* free in B and in C */
+#define SWAP_LEN	64
+
+/*
+ * The memory table replaced under traffic.  Two tables: the rig's, and
+ * one where C's guest-physical range maps B's pages.  A second thread
+ * swaps them back and forth while the data vring serves chains that read
+ * at C + SWAP_OFF.  On the loopback each chain reads C's bytes or B's,
+ * whole, never anything else (a chain is walked under one table); on the
+ * net nodes every frame comes back.  Then, with the swapping stopped, each
+ * table in turn is the one in force.  Under KASAN this is also the
+ * use-after-free check for the swap.
+ */
+TEST_F_TIMEOUT(active, mem_table_swapped_under_traffic, 120)
+{
+	struct table_swapper w = { .fd = self->r.fd };
+	struct rig *r = &self->r;
+	const bool loop = r->kind != KIND_NET;
+	unsigned int q = data_vq(r), i, seen[2] = { 0, 0 };
+	__u8 pc[SWAP_LEN], pb[SWAP_LEN], got[SWAP_LEN];
+	__u64 in = rig_buf(r, SWAP_LEN);
+	pthread_t t;
+
+	for (i = 0; i < SWAP_LEN; i++) {
+		pc[i] = 0xc0 + i % 16;
+		pb[i] = 0xb0 + i % 16;
+	}
+	ASSERT_EQ(0, vq_mem_write(&r->mem, GPA_C + SWAP_OFF, pc, SWAP_LEN));
+	ASSERT_EQ(0, vq_mem_write(&r->mem, GPA_B + SWAP_OFF, pb, SWAP_LEN));
+	w.t[0] = vq_mem_table(&r->mem);
+	w.t[1] = vq_mem_table(&r->mem);
+	ASSERT_NE(NULL, w.t[0]);
+	ASSERT_NE(NULL, w.t[1]);
+	ASSERT_EQ(3, w.t[1]->nregions);
+	ASSERT_EQ(GPA_C, w.t[1]->regions[2].guest_phys_addr);
+	w.t[1]->regions[2].userspace_addr = w.t[1]->regions[1].userspace_addr;
+	rig_run_all(_metadata, r);
+	ASSERT_EQ(0, pthread_create(&t, NULL, table_swap_fn, &w));
+	for (i = 0; i < 400; i++) {
+		struct chain c = { .nout = 0 };
+		struct vq_used_buf u;
+		int ret;
+
+		if (loop) {
+			chain_add_sg(&c, GPA_C + SWAP_OFF, SWAP_LEN, false);
+			chain_add_sg(&c, in, SWAP_LEN, true);
+			memset(got, SENTINEL, SWAP_LEN);
+			vq_mem_write(&r->mem, in, got, SWAP_LEN);
+		} else {
+			net_chain(r, &c);
+			r->scratch_used = 0;	/* the same frame each time */
+		}
+		ret = vq_add(&r->vq[q], c.sg, c.nout, c.nin, &c);
+		ASSERT_LE(0, ret) TH_LOG("add %u: %s", i, strerror(-ret));
+		ASSERT_EQ(0, vq_kick(&r->vq[q]));
+		ASSERT_EQ(0, vq_wait_used(&r->vq[q], VQ_TIMEOUT_MS))
+			TH_LOG("chain %u not used (%u swaps)", i, w.swaps);
+		ASSERT_EQ(0, vq_reap(&r->vq[q], &u));
+		if (!loop)
+			continue;
+		ASSERT_EQ(SWAP_LEN, u.len);
+		ASSERT_EQ(0, vq_mem_read(&r->mem, in, got, SWAP_LEN));
+		if (!memcmp(got, pc, SWAP_LEN))
+			seen[0]++;
+		else if (!memcmp(got, pb, SWAP_LEN))
+			seen[1]++;
+		else
+			ASSERT_TRUE(false)
+				TH_LOG("chain %u read neither C nor B: %02x %02x",
+				       i, got[0], got[SWAP_LEN - 1]);
+	}
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, w.err) TH_LOG("SET_MEM_TABLE: %s", strerror(-w.err));
+	EXPECT_LT(10, w.swaps);
+	if (loop)
+		TH_LOG("%u swaps; chains read C %u, B %u", w.swaps, seen[0],
+		       seen[1]);
+	EXPECT_EQ(0, vq_drain_eventfd(r->vq[q].err_fd));
+	/* Each table, on its own, is the one in force. */
+	for (i = 0; loop && i < 4; i++) {
+		struct chain c = { .nout = 0 };
+		struct vq_used_buf u;
+
+		ASSERT_EQ(0, vq_ioctl(r->fd, VHOST_SET_MEM_TABLE, w.t[i & 1]));
+		chain_add_sg(&c, GPA_C + SWAP_OFF, SWAP_LEN, false);
+		chain_add_sg(&c, in, SWAP_LEN, true);
+		ASSERT_LE(0, vq_add(&r->vq[q], c.sg, c.nout, c.nin, &c));
+		ASSERT_EQ(0, vq_kick(&r->vq[q]));
+		ASSERT_EQ(0, vq_wait_used(&r->vq[q], VQ_TIMEOUT_MS));
+		ASSERT_EQ(0, vq_reap(&r->vq[q], &u));
+		ASSERT_EQ(0, vq_mem_read(&r->mem, in, got, SWAP_LEN));
+		EXPECT_EQ(0, memcmp(got, i & 1 ? pb : pc, SWAP_LEN))
+			TH_LOG("table %u: read %02x", i & 1, got[0]);
+	}
+	free(w.t[0]);
+	free(w.t[1]);
+}
+
 /* With LOG_ALL acked, a log base is checked against the running vrings. */
 TEST_F(active, log_base_checked_while_running)
 {
