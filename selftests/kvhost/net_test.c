@@ -2697,6 +2697,159 @@ TEST_F(backend, attach_detach)
  * backend that disappears.  Plain tun, both nodes.
  */
 
+/*
+ * dirty: both vrings running, then dirty logging turned on as a VMM does
+ * for live migration (log base, VHOST_F_LOG_ALL, VHOST_VRING_F_LOG on each
+ * vring); every page the device writes must have its bit, and no other.
+ */
+FIXTURE(dirty) {
+	struct rig n;
+	struct vq_log log;
+};
+
+FIXTURE_VARIANT(dirty) {
+	struct net_cfg c;
+};
+
+FIXTURE_VARIANT_ADD(dirty, vhost) {
+	.c = { .upstream = true, .mrg = true },
+};
+
+FIXTURE_VARIANT_ADD(dirty, kvhost) {
+	.c = { .mrg = true },
+};
+
+FIXTURE_VARIANT_ADD(dirty, kvhost_eidx) {
+	.c = { .mrg = true, .event_idx = true },
+};
+
+FIXTURE_SETUP(dirty)
+{
+	struct rig *n = &self->n;
+	__u64 f;
+	unsigned int i;
+	int r;
+
+	memset(&self->log, 0, sizeof(self->log));
+	rig_setup(_metadata, n, &variant->c);
+	ASSERT_EQ(0, vq_log_init(&self->log, vq_mem_end(&n->mem)));
+	ASSERT_EQ(0, vq_log_set_base(&self->log, n->fd));
+	f = n->acked | FBIT(VHOST_F_LOG_ALL);
+	r = vq_ioctl(n->fd, VHOST_SET_FEATURES, &f);
+	ASSERT_EQ(0, r) TH_LOG("LOG_ALL while running: %s", strerror(-r));
+	for (i = 0; i < NVQS; i++) {
+		r = vq_set_addr(&n->vq[i], true, n->vq[i].used_gpa);
+		ASSERT_EQ(0, r) TH_LOG("VRING_F_LOG vq%u: %s", i,
+				       strerror(-r));
+	}
+}
+
+FIXTURE_TEARDOWN(dirty)
+{
+	rig_check_clean(_metadata, &self->n);
+	rig_close(&self->n);
+	vq_log_free(&self->log);
+}
+
+/* Is every page of [gpa, gpa + len) logged (@want) or none (!@want)? */
+static bool log_range_is(const struct vq_log *log, __u64 gpa, __u64 len,
+			 bool want)
+{
+	__u64 p;
+
+	for (p = gpa & ~(__u64)(VQ_PAGE_SIZE - 1); p < gpa + len;
+	     p += VQ_PAGE_SIZE)
+		if (vq_log_test(log, p) != want)
+			return false;
+	return true;
+}
+
+/* The used ring's pages: the entry at @slot and the index. */
+static bool log_used_ok(const struct vq_log *log, const struct vq *vq,
+			unsigned int slot)
+{
+	__u64 entry = vq->used_gpa + 4 + (__u64)slot * 8;
+
+	return log_range_is(log, entry, 8, true) &&
+	       log_range_is(log, vq->used_gpa + 2, 2, true);
+}
+
+/*
+ * RX: one three-page buffer, a frame that fills part of its first two
+ * pages.  Those two pages and the used ring's are logged; the third page,
+ * never written, is not.
+ */
+TEST_F(dirty, rx_data_and_used_logged)
+{
+	const struct spec s = { K_RAW, 6000, 0 };
+	struct rig *n = &self->n;
+	struct vq *vq = &n->vq[RXQ];
+	__u64 buf = vq_mem_alloc(&n->mem, 3 * VQ_PAGE_SIZE, VQ_PAGE_SIZE);
+	struct vq_sg sg = { buf + 100, 3 * VQ_PAGE_SIZE - 100 };
+	struct vq_used_buf u;
+	unsigned int tries, slot;
+	__u8 *hva;
+
+	ASSERT_NE(VQ_BAD_GPA, buf);
+	hva = vq_mem_hva(&n->mem, buf, 3 * VQ_PAGE_SIZE);
+	ASSERT_NE(NULL, hva);
+	for (tries = 0; tries < 8; tries++) {
+		slot = vq->last_used & (vq->num - 1);
+		memset(hva, SENTINEL, 3 * VQ_PAGE_SIZE);
+		ASSERT_LE(0, vq_add(vq, &sg, 0, 1, NULL));
+		n->inflight[RXQ]++;
+		ASSERT_EQ(0, vq_notify(vq));
+		vq_log_clear(&self->log);
+		ASSERT_EQ(0, pkt_inject(n, &s, tries));
+		ASSERT_EQ(0, vq_wait_used(vq, VQ_TIMEOUT_MS))
+			TH_LOG("frame %u not received", tries);
+		ASSERT_EQ(0, vq_reap(vq, &u));
+		n->inflight[RXQ]--;
+		if (rx_ours(n, hva + 100, u.len))
+			break;
+	}
+	ASSERT_GT(8, tries) TH_LOG("only foreign frames arrived");
+	ASSERT_EQ(n->hlen + s.len, u.len);
+	EXPECT_TRUE(log_range_is(&self->log, buf, 100 + u.len, true))
+		TH_LOG("the written pages of the buffer are not all logged");
+	EXPECT_TRUE(log_range_is(&self->log, buf + 2 * VQ_PAGE_SIZE,
+				 VQ_PAGE_SIZE, false))
+		TH_LOG("the page nothing was written to is logged");
+	EXPECT_TRUE(log_used_ok(&self->log, vq, slot))
+		TH_LOG("the RX used ring is not logged");
+	/* Nothing else: two buffer pages, at most two of the used ring. */
+	EXPECT_GE(4, vq_log_count(&self->log));
+}
+
+/* TX: the device writes no data, only the used ring. */
+TEST_F(dirty, tx_used_logged_data_not)
+{
+	const struct spec s = { K_RAW, 3000, 0 };
+	struct rig *n = &self->n;
+	struct vq *vq = &n->vq[TXQ];
+	__u64 buf = vq_mem_alloc(&n->mem, 2 * VQ_PAGE_SIZE, VQ_PAGE_SIZE);
+	struct virtio_net_hdr vh;
+	struct vq_sg sg = { buf, n->hlen + s.len };
+	struct vq_used_buf u;
+	unsigned int slot = vq->last_used & (vq->num - 1);
+
+	ASSERT_NE(VQ_BAD_GPA, buf);
+	frame_build(n->fbuf, &s, 7, false, &vh);
+	ASSERT_EQ(0, vq_mem_write(&n->mem, buf + n->hlen, n->fbuf, s.len));
+	vq_log_clear(&self->log);
+	ASSERT_LE(0, vq_add(vq, &sg, 1, 0, NULL));
+	ASSERT_EQ(0, vq_kick(vq));
+	ASSERT_EQ(0, vq_wait_used(vq, VQ_TIMEOUT_MS));
+	ASSERT_EQ(0, vq_reap(vq, &u));
+	EXPECT_EQ(s.len, pkt_recv(n, &vh, n->rbuf, BUF_SIZE, VQ_TIMEOUT_MS))
+		TH_LOG("the frame did not reach the tap");
+	EXPECT_TRUE(log_used_ok(&self->log, vq, slot))
+		TH_LOG("the TX used ring is not logged");
+	EXPECT_TRUE(log_range_is(&self->log, buf, 2 * VQ_PAGE_SIZE, false))
+		TH_LOG("a TX buffer (only read) is logged");
+	EXPECT_GE(2, vq_log_count(&self->log));
+}
+
 FIXTURE(guest) {
 	struct rig n;
 };
