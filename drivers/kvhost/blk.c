@@ -169,8 +169,7 @@ static void kvh_blk_complete(struct kvh_vq *vq, struct kvh_chain *c,
 	if (status != VIRTIO_BLK_S_OK)
 		vq->drops++;
 	if (put_user(status, status_ptr)) {
-		kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
-		kvh_vq_fail(vq, KVH_E_UNMAPPED);
+		kvh_vq_fail_reason(vq, KVH_E_UNMAPPED, -EFAULT);
 		return;
 	}
 	kvh_vq_add_used_len(vq, c, len, c->in_len);
@@ -314,10 +313,8 @@ static void kvh_blk_done_work(struct kvh_work *work)
 		    (req->fault ||
 		     (req->bounce && req->type == VIRTIO_BLK_T_IN &&
 		      req->status == VIRTIO_BLK_S_OK &&
-		      kvh_blk_bounce_out(req)))) {
-			kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
-			kvh_vq_fail(vq, KVH_E_UNMAPPED);
-		}
+		      kvh_blk_bounce_out(req))))
+			kvh_vq_fail_reason(vq, KVH_E_UNMAPPED, -EFAULT);
 		kvh_blk_complete(vq, &req->c, req->status_ptr, req->status,
 				 req->written + 1);
 		kvh_blk_bounce_free(req);
@@ -585,13 +582,11 @@ static struct kvh_blk_req *kvh_blk_req_alloc(struct kvh_vq *vq,
 static void kvh_blk_req_fail(struct kvh_vq *vq, struct kvh_blk_req *req,
 			     int r)
 {
-	if (r == -EFAULT) {
-		kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
-		kvh_vq_fail(vq, KVH_E_UNMAPPED);
-	} else {
+	if (r == -EFAULT)
+		kvh_vq_fail_reason(vq, KVH_E_UNMAPPED, -EFAULT);
+	else
 		kvh_blk_complete(vq, &req->c, req->status_ptr,
 				 VIRTIO_BLK_S_IOERR, 1);
-	}
 	kvh_blk_req_free(req->q, req);
 }
 
@@ -615,8 +610,7 @@ static void kvh_blk_submit(struct kvh_blk *b, struct kvh_vq *vq,
 		enum kvh_vring_err why = r == -EFAULT ? KVH_E_UNMAPPED :
 							KVH_E_DEVICE;
 
-		kvh_vring_fail(&vq->vr, why, r);
-		kvh_vq_fail(vq, why);
+		kvh_vq_fail_reason(vq, why, r);
 		return;
 	}
 	if (r != VIRTIO_BLK_S_OK) {
@@ -694,7 +688,7 @@ static void kvh_blk_handle(struct kvh_vq *vq)
 		goto out;
 	kvh_vq_disable_notify(vq);
 	while (!vq->broken) {
-		if (atomic_read(&q->inflight) >= vq->vr.num) {
+		if (atomic_read(&q->inflight) >= kvh_vq_num(vq)) {
 			/* Full: the next completion requeues us. */
 			q->throttled = true;
 			break;
@@ -794,7 +788,7 @@ static int kvh_blk_probe(struct kvh_blk *b, struct file *file)
 	g->ro = ro;
 	g->discard = discard && !ro;
 	g->write_zeroes = !ro;
-	g->little_endian = b->vqs[0].vr.little_endian;
+	g->little_endian = kvh_vq_little_endian(&b->vqs[0]);
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->capacity = cpu_to_le64(g->capacity);
@@ -863,8 +857,7 @@ static long kvh_blk_set_backend(struct kvh_blk *b,
 
 		kvh_vq_lock_ctl(vq);
 		b->q[i].throttled = false;
-		r = vq->vr.num && vq->vr.desc ? kvh_vq_start(vq, file) :
-						 -EFAULT;
+		r = kvh_vq_ring_set(vq) ? kvh_vq_start(vq, file) : -EFAULT;
 		mutex_unlock(&vq->mutex);
 		if (r)
 			goto err_stop;
@@ -891,7 +884,7 @@ static bool kvh_blk_vrings_touched(struct kvh_blk *b)
 	unsigned int i;
 
 	for (i = 0; i < b->dev.nvqs; i++)
-		if (b->vqs[i].vr.num || b->vqs[i].vr.desc)
+		if (kvh_vq_ring_touched(&b->vqs[i]))
 			return true;
 	return false;
 }

@@ -192,7 +192,11 @@ static long kvh_reset_owner(struct kvh_dev *dev)
 	return 0;
 }
 
-/* Apply the acked features to one vq.  vq->mutex held. */
+/*
+ * Apply the acked features to one vq.  vq->mutex held.  The ring format
+ * is the split one, set at reset (kvh_vq_reset()); a packed format would
+ * be chosen here, from VIRTIO_F_RING_PACKED.
+ */
 static void kvh_vq_set_features(struct kvh_vq *vq, u64 features)
 {
 	struct kvh_vring *vr = &vq->vr;
@@ -460,7 +464,7 @@ static long kvh_set_vring_addr(struct kvh_vq *vq,
 	}
 	vq->log_flag = vr->log_used;
 	vq->log_addr = a.log_guest_addr;
-	kvh_vring_resync(vr);
+	kvh_vq_resync(vq);
 	vq->broken = false;
 	return 0;
 }
@@ -505,7 +509,7 @@ static long kvh_vring_ioctl(struct kvh_dev *dev, unsigned int cmd,
 		if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
 			break;
 		vq->vr.num = s.num;
-		kvh_vring_resync(&vq->vr);
+		kvh_vq_resync(vq);
 		vq->broken = false;
 		r = 0;
 		break;

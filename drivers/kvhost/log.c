@@ -81,15 +81,11 @@ bool kvh_log_access_ok(void __user *log_base, const struct kvh_mem *mem)
 /**
  * kvh_log_used_access_ok - does the bitmap cover a used ring?
  * @log_base: the bitmap
- * @log_addr: guest-physical address of the used ring
- * @num: ring size
+ * @log_addr: guest-physical address of the used ring (the device area)
+ * @size: its size in bytes, event word included (kvh_ring_ops.area_size)
  */
-bool kvh_log_used_access_ok(void __user *log_base, u64 log_addr,
-			    unsigned int num)
+bool kvh_log_used_access_ok(void __user *log_base, u64 log_addr, u64 size)
 {
-	u64 size = sizeof(struct vring_used) +
-		   num * sizeof(struct vring_used_elem) + sizeof(__virtio16);
-
 	if (log_addr > U64_MAX - size)
 		return false;
 	return kvh_log_range_ok(log_base, log_addr, size);

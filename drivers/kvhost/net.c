@@ -171,7 +171,7 @@ static int kvh_net_tx_pinned(struct kvh_vq *vq, struct kvh_net_q *q,
 	if (copy_from_iter(hdr, hlen, &from) != hlen)
 		return -EFAULT;
 	if (sock_hlen &&
-	    !kvh_net_tx_hdr_ok(vq->vr.little_endian, (void *)hdr,
+	    !kvh_net_tx_hdr_ok(kvh_vq_little_endian(vq), (void *)hdr,
 			       len - vhost_hlen - sock_hlen))
 		return -EINVAL;
 	if (sock_hlen) {
@@ -216,8 +216,7 @@ static void kvh_net_tx(struct kvh_vq *vq)
 		if (r)
 			break;
 		if (c.in) {
-			kvh_vring_fail(&vq->vr, KVH_E_DEVICE, -EINVAL);
-			kvh_vq_fail(vq, KVH_E_DEVICE);
+			kvh_vq_fail_reason(vq, KVH_E_DEVICE, -EINVAL);
 			break;
 		}
 		len = c.out_len;
@@ -234,8 +233,7 @@ static void kvh_net_tx(struct kvh_vq *vq)
 				goto done;
 			}
 			if (r == -EFAULT) {
-				kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
-				kvh_vq_fail(vq, KVH_E_UNMAPPED);
+				kvh_vq_fail_reason(vq, KVH_E_UNMAPPED, -EFAULT);
 				break;
 			}
 			if (r != -E2BIG)
@@ -243,13 +241,12 @@ static void kvh_net_tx(struct kvh_vq *vq)
 		}
 		iov_iter_init(&from, WRITE, c.iov, c.out, len);
 		if (copy_from_iter(q->tx_buf, len, &from) != len) {
-			kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
-			kvh_vq_fail(vq, KVH_E_UNMAPPED);
+			kvh_vq_fail_reason(vq, KVH_E_UNMAPPED, -EFAULT);
 			break;
 		}
 		if (sock_hlen &&
-		    !kvh_net_tx_hdr_ok(vq->vr.little_endian, (void *)q->tx_buf,
-				       len - sock_hlen)) {
+		    !kvh_net_tx_hdr_ok(kvh_vq_little_endian(vq),
+				       (void *)q->tx_buf, len - sock_hlen)) {
 			vq->drops++;
 			goto done;
 		}
@@ -260,7 +257,7 @@ static void kvh_net_tx(struct kvh_vq *vq)
 sent:
 		if (r == -EAGAIN || r == -ENOMEM || r == -ENOBUFS) {
 			/* Backend full: retry this chain when it drains. */
-			kvh_vring_unget(&vq->vr, 1);
+			kvh_vq_unget(vq, 1);
 			kvh_poll_start(&q->poll, sock->file);
 			break;
 		}
@@ -388,8 +385,7 @@ static int kvh_net_rx_bufs(struct kvh_vq *vq, struct kvh_net_q *q,
 			return r;
 		n++;
 		if (c->out || !c->in) {
-			kvh_vring_fail(&vq->vr, KVH_E_DEVICE, -EINVAL);
-			kvh_vq_fail(vq, KVH_E_DEVICE);
+			kvh_vq_fail_reason(vq, KVH_E_DEVICE, -EINVAL);
 			return -EINVAL;
 		}
 		seg += c->in;
@@ -399,7 +395,7 @@ static int kvh_net_rx_bufs(struct kvh_vq *vq, struct kvh_net_q *q,
 	return n;
 
 unget:
-	kvh_vring_unget(&vq->vr, n);
+	kvh_vq_unget(vq, n);
 	return r;
 }
 
@@ -424,9 +420,7 @@ static int kvh_net_rx_complete(struct kvh_vq *vq, struct kvh_net_q *q,
 	int i;
 
 	/* Never split a packet's buffers across two used-index updates. */
-	if (vq->nused + n > min_t(unsigned int, ARRAY_SIZE(vq->used),
-				  vq->vr.num))
-		kvh_vq_flush_used(vq);
+	kvh_vq_reserve_used(vq, n);
 	for (i = 0; i < n; i++) {
 		part = min_t(size_t, len, q->chains[i].in_len);
 		if (kvh_vq_add_used(vq, &q->chains[i], part))
@@ -497,7 +491,7 @@ static void kvh_net_rx(struct kvh_vq *vq)
 				       MSG_DONTWAIT | MSG_TRUNC);
 		if (r != sock_len) {
 			/* A fault, or someone else read the socket. */
-			kvh_vring_unget(&vq->vr, n);
+			kvh_vq_unget(vq, n);
 			vq->drops++;
 			goto next;
 		}
@@ -509,7 +503,7 @@ static void kvh_net_rx(struct kvh_vq *vq)
 			iov_iter_advance(&fixup, sizeof(hdr));
 		}
 		/* num_buffers, whenever the header has the field. */
-		nbufs = __cpu_to_virtio16(vq->vr.little_endian, n);
+		nbufs = __cpu_to_virtio16(kvh_vq_little_endian(vq), n);
 		if (vhost_hlen + sock_hlen == sizeof(struct virtio_net_hdr_mrg_rxbuf) &&
 		    copy_to_iter(&nbufs, sizeof(nbufs), &fixup) != sizeof(nbufs))
 			goto fault;
@@ -530,9 +524,8 @@ next:
 		kvh_poll_start(&q->poll, sock->file);
 	goto out;
 fault:
-	kvh_vring_unget(&vq->vr, n);
-	kvh_vring_fail(&vq->vr, KVH_E_UNMAPPED, -EFAULT);
-	kvh_vq_fail(vq, KVH_E_UNMAPPED);
+	kvh_vq_unget(vq, n);
+	kvh_vq_fail_reason(vq, KVH_E_UNMAPPED, -EFAULT);
 	kvh_vq_flush_used(vq);
 out:
 	mutex_unlock(&vq->mutex);
@@ -678,7 +671,7 @@ static long kvh_net_set_backend(struct kvh_dev *dev,
 	 * configured ring must be accessible (even to detach).
 	 */
 	kvh_vq_lock_ctl(vq);
-	r = dev->mem && kvh_vq_log_ok(vq, vq->vr.log_base) &&
+	r = dev->mem && kvh_vq_log_ok(vq, kvh_vq_log_base(vq)) &&
 	    kvh_vq_rings_access_ok(vq) ? 0 : -EFAULT;
 	mutex_unlock(&vq->mutex);
 	if (r)

@@ -30,8 +30,14 @@
  *	kvh_vq_flush_used(vq);
  * out:
  *	mutex_unlock(&vq->mutex);
+ *
+ * The ring itself is served by a ring format through vq->ring (struct
+ * kvh_ring_ops; the split format, kvh_split_ring_ops, is the only one so
+ * far).  Devices reach the ring only through the kvh_vq_*() helpers, so
+ * they never see which format it is.
  */
 #include <linux/file.h>
+#include <linux/indirect_call_wrapper.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -95,12 +101,20 @@ void kvh_vq_reset(struct kvh_vq *vq)
 	vr->iov_max = KVH_IOV_MAX;
 	vr->little_endian = virtio_legacy_is_little_endian();
 	vr->mem = &kvh_mem_empty;
-	kvh_vring_reset(vr);
+	vq->ring = &kvh_split_ring_ops;
+	vq->ring->reset(vr);
 }
 
 static bool kvh_range_ok(const void __user *p, size_t size)
 {
 	return p && access_ok(p, size);
+}
+
+/* Bytes an area of the vq's ring spans, as its format lays it out. */
+static size_t kvh_vq_area_size(struct kvh_vq *vq, enum kvh_ring_area area,
+			       bool event)
+{
+	return vq->ring->area_size(&vq->vr, area, event);
 }
 
 /**
@@ -136,7 +150,9 @@ bool kvh_vq_log_ok(struct kvh_vq *vq, void __user *base)
 	if (!kvh_vq_log_mem_ok(vq, base, vr->mem, false))
 		return false;
 	return !vr->log_used ||
-	       kvh_log_used_access_ok(base, vr->log_used_gpa, vr->num);
+	       kvh_log_used_access_ok(base, vr->log_used_gpa,
+				      kvh_vq_area_size(vq, KVH_RING_DEVICE,
+						       true));
 }
 
 /**
@@ -149,16 +165,15 @@ bool kvh_vq_log_ok(struct kvh_vq *vq, void __user *base)
 bool kvh_vq_access_ok(struct kvh_vq *vq)
 {
 	struct kvh_vring *vr = &vq->vr;
-	size_t event = vq->features & (1ULL << VIRTIO_RING_F_EVENT_IDX) ?
-		       sizeof(__virtio16) : 0;
-	unsigned int num = vr->num;
+	bool event = vq->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 
-	if (!num)
+	if (!vr->num)
 		return false;
-	if (!kvh_range_ok(vr->desc, sizeof(*vr->desc) * num) ||
-	    !kvh_range_ok(vr->avail, struct_size(vr->avail, ring, num) +
-			  event) ||
-	    !kvh_range_ok(vr->used, struct_size(vr->used, ring, num) + event))
+	if (!kvh_range_ok(vr->desc, kvh_vq_area_size(vq, KVH_RING_DESC, event)) ||
+	    !kvh_range_ok(vr->avail,
+			  kvh_vq_area_size(vq, KVH_RING_DRIVER, event)) ||
+	    !kvh_range_ok(vr->used,
+			  kvh_vq_area_size(vq, KVH_RING_DEVICE, event)))
 		return false;
 	return kvh_vq_log_ok(vq, vr->log_base);
 }
@@ -173,11 +188,12 @@ bool kvh_vq_access_ok(struct kvh_vq *vq)
 bool kvh_vq_rings_access_ok(struct kvh_vq *vq)
 {
 	struct kvh_vring *vr = &vq->vr;
-	unsigned int num = vr->num;
 
-	return access_ok(vr->desc, sizeof(*vr->desc) * num) &&
-	       access_ok(vr->avail, struct_size(vr->avail, ring, num)) &&
-	       access_ok(vr->used, struct_size(vr->used, ring, num));
+	return access_ok(vr->desc, kvh_vq_area_size(vq, KVH_RING_DESC, false)) &&
+	       access_ok(vr->avail,
+			 kvh_vq_area_size(vq, KVH_RING_DRIVER, false)) &&
+	       access_ok(vr->used,
+			 kvh_vq_area_size(vq, KVH_RING_DEVICE, false));
 }
 
 /**
@@ -195,9 +211,7 @@ int kvh_vq_start(struct kvh_vq *vq, void *backend)
 		return -EINVAL;
 	if (!kvh_vq_access_ok(vq))
 		return -EFAULT;
-	vq->vr.used_flags = 0;
-	kvh_vring_resync(&vq->vr);
-	r = kvh_vring_start(&vq->vr);
+	r = vq->ring->start(&vq->vr);
 	if (r)
 		return -EFAULT;
 	vq->broken = false;
@@ -239,9 +253,10 @@ void *kvh_vq_stop(struct kvh_vq *vq)
 /**
  * kvh_vq_fail - stop the vq after bad guest input and tell the VMM
  * @vq: the vq, mutex held
- * @why: the reason (already counted by the engine)
+ * @why: the reason, already counted (by the ring format, or by
+ *	kvh_vq_fail_reason())
  */
-void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why)
+static void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why)
 {
 	vq->broken = true;
 	vq->errors_total++;
@@ -250,6 +265,21 @@ void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why)
 	pr_warn_ratelimited("%s %u vq %u: bad guest input (%s), queue stopped\n",
 			    vq->dev->ops->name, vq->dev->id, vq->index,
 			    kvh_vring_err_names[why]);
+}
+
+/**
+ * kvh_vq_fail_reason - stop the vq for bad guest input a device found
+ * @vq: the vq, mutex held
+ * @why: the reason, counted here as the engine counts its own
+ * @err: the error to return
+ *
+ * Return: @err, so callers can "return kvh_vq_fail_reason(...)".
+ */
+int kvh_vq_fail_reason(struct kvh_vq *vq, enum kvh_vring_err why, int err)
+{
+	kvh_vring_fail(&vq->vr, why, err);
+	kvh_vq_fail(vq, why);
+	return err;
 }
 
 /**
@@ -281,7 +311,9 @@ int kvh_vq_get_chain_at(struct kvh_vq *vq, struct kvh_chain *c,
 	vq->vr.iov_max = KVH_IOV_MAX - seg;
 	c->iov = vq->iov + seg;
 	c->log = vq->log + seg;
-	r = kvh_vring_get_chain(&vq->vr, c);
+	/* The hot call: direct when it is the split format's. */
+	r = INDIRECT_CALL_1(vq->ring->get_chain, kvh_vring_get_chain,
+			    &vq->vr, c);
 	vq->vr.iov_max = KVH_IOV_MAX;
 	if (r && r != -EAGAIN)
 		kvh_vq_fail(vq, vq->vr.last_err);
@@ -299,13 +331,13 @@ void kvh_vq_flush_used(struct kvh_vq *vq)
 	if (!n)
 		return;
 	vq->nused = 0;
-	if (kvh_vring_add_used(&vq->vr, vq->used, n)) {
+	if (vq->ring->add_used(&vq->vr, vq->used, n)) {
 		kvh_vq_fail(vq, vq->vr.last_err);
 		return;
 	}
 	if (vq->vr.log_used && vq->log_ctx)
 		eventfd_signal(vq->log_ctx, 1);
-	if (vq->call && kvh_vring_should_signal(&vq->vr))
+	if (vq->call && vq->ring->should_signal(&vq->vr))
 		eventfd_signal(vq->call, 1);
 }
 
@@ -327,7 +359,7 @@ int kvh_vq_add_used_len(struct kvh_vq *vq, struct kvh_chain *c, u32 len,
 	int r;
 
 	if (vq->vr.log && logged) {
-		r = kvh_vring_log_write(&vq->vr, c, logged);
+		r = vq->ring->log_write(&vq->vr, c, logged);
 		if (r) {
 			kvh_vq_fail(vq, vq->vr.last_err);
 			return r;
@@ -335,7 +367,9 @@ int kvh_vq_add_used_len(struct kvh_vq *vq, struct kvh_chain *c, u32 len,
 		if (vq->log_ctx)
 			eventfd_signal(vq->log_ctx, 1);
 	}
-	vq->used[vq->nused++] = kvh_used_elem(&vq->vr, c->head, len);
+	vq->used[vq->nused].id = c->head;
+	vq->used[vq->nused].len = len;
+	vq->nused++;
 	if (vq->nused == ARRAY_SIZE(vq->used) || vq->nused == vq->vr.num)
 		kvh_vq_flush_used(vq);
 	return 0;
@@ -357,7 +391,7 @@ int kvh_vq_add_used(struct kvh_vq *vq, struct kvh_chain *c, u32 written)
 
 void kvh_vq_disable_notify(struct kvh_vq *vq)
 {
-	if (kvh_vring_disable_notify(&vq->vr))
+	if (vq->ring->disable_notify(&vq->vr))
 		kvh_vq_fail(vq, vq->vr.last_err);
 }
 
@@ -372,7 +406,7 @@ bool kvh_vq_enable_notify(struct kvh_vq *vq)
 	int r;
 
 	kvh_vq_flush_used(vq);
-	r = kvh_vring_enable_notify(&vq->vr);
+	r = vq->ring->enable_notify(&vq->vr);
 	if (r < 0) {
 		kvh_vq_fail(vq, vq->vr.last_err);
 		return false;
@@ -458,7 +492,7 @@ bool kvh_vq_busy_poll(struct kvh_vq *vq, bool (*ready)(struct kvh_vq *vq))
 /* A busy-poll condition: the guest added entries. */
 bool kvh_vq_avail_pending(struct kvh_vq *vq)
 {
-	return kvh_vring_avail_pending(&vq->vr) != 0;
+	return vq->ring->avail_pending(&vq->vr) != 0;
 }
 
 /**

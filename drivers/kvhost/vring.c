@@ -17,6 +17,9 @@
  *  - after re-enabling notifications and before re-reading avail->idx,
  *    smp_mb().
  *
+ * The vq core reaches this engine through kvh_split_ring_ops (at the end),
+ * the split format's struct kvh_ring_ops.
+ *
  * This file builds in kvhost.ko, in the KUnit module and in the userspace
  * fuzzers: guest memory only through <kvhost/access.h>.
  */
@@ -549,3 +552,66 @@ int kvh_vring_log_write(struct kvh_vring *vr, const struct kvh_chain *c,
 	}
 	return 0;
 }
+
+/*
+ * The split format behind struct kvh_ring_ops.  Most operations are the
+ * functions above as they are; these wrap the rest.
+ */
+
+static int kvh_split_start(struct kvh_vring *vr)
+{
+	vr->used_flags = 0;
+	kvh_vring_resync(vr);
+	return kvh_vring_start(vr);
+}
+
+/*
+ * Encode the batch in ring byte order, then publish it as one.  @elems
+ * is not zeroed on entry (CONFIG_INIT_STACK_ALL_ZERO would, every batch):
+ * only the @n entries written here are ever copied out.
+ */
+static int kvh_split_add_used(struct kvh_vring *vr,
+			      const struct kvh_used *used, unsigned int n)
+{
+	struct vring_used_elem elems[KVH_USED_BATCH] __uninitialized;
+	unsigned int i;
+
+	if (n > KVH_USED_BATCH)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		elems[i] = kvh_used_elem(vr, used[i].id, used[i].len);
+	return kvh_vring_add_used(vr, elems, n);
+}
+
+static size_t kvh_split_area_size(const struct kvh_vring *vr,
+				  enum kvh_ring_area area, bool event)
+{
+	size_t ev = event ? sizeof(__virtio16) : 0;
+
+	switch (area) {
+	case KVH_RING_DESC:
+		return sizeof(struct vring_desc) * vr->num;
+	case KVH_RING_DRIVER:
+		return sizeof(struct vring_avail) +
+		       sizeof(__virtio16) * vr->num + ev;
+	case KVH_RING_DEVICE:
+		return sizeof(struct vring_used) +
+		       sizeof(struct vring_used_elem) * vr->num + ev;
+	}
+	return 0;
+}
+
+const struct kvh_ring_ops kvh_split_ring_ops = {
+	.reset = kvh_vring_reset,
+	.resync = kvh_vring_resync,
+	.start = kvh_split_start,
+	.get_chain = kvh_vring_get_chain,
+	.unget = kvh_vring_unget,
+	.avail_pending = kvh_vring_avail_pending,
+	.add_used = kvh_split_add_used,
+	.should_signal = kvh_vring_should_signal,
+	.disable_notify = kvh_vring_disable_notify,
+	.enable_notify = kvh_vring_enable_notify,
+	.log_write = kvh_vring_log_write,
+	.area_size = kvh_split_area_size,
+};

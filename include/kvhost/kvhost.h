@@ -23,6 +23,7 @@
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/kconfig.h>
+#include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -34,6 +35,7 @@
 #include <linux/vhost_types.h>
 
 #include <kvhost/mem.h>
+#include <kvhost/ring.h>
 #include <kvhost/vring.h>
 #include <kvhost/worker.h>
 
@@ -75,8 +77,6 @@
 /* Run budgets: after this much work a vq yields and requeues itself. */
 #define KVH_WEIGHT_REQS		256
 #define KVH_WEIGHT_BYTES	0x80000
-/* Used entries gathered before they are published. */
-#define KVH_USED_BATCH		64
 /*
  * Times one run may find the ring empty after a re-enable or a poll saw an
  * entry (only a guest moving avail->idx back does that) before it yields.
@@ -123,7 +123,9 @@ struct kvh_misc {
  * @dev: the device
  * @index: position in the device's vq array
  * @mutex: see the locking rules at the top of this file
- * @vr: the ring engine's state
+ * @ring: the ring format serving the vq (kvh_split_ring_ops)
+ * @vr: the ring engine's state, reached through @ring; devices use the
+ *	kvh_vq_*() helpers, never @ring or @vr
  * @handle: the device's handler, run by @poll.work on the worker
  * @backend: the device's backend; non-NULL means the vq is running
  * @broken: stopped after bad guest input, until reconfigured
@@ -143,7 +145,7 @@ struct kvh_misc {
  *	a busy-polling handler gives the mutex up to them
  * @iov: room for one chain
  * @log: room for one chain's writable ranges
- * @used: used entries not yet published
+ * @used: completed chains not yet published, encoded by @ring->add_used
  * @nused: entries in @used
  * @errors_total: bad-input events, for fdinfo
  * @drops: requests the device refused or could not deliver without
@@ -153,6 +155,7 @@ struct kvh_vq {
 	struct kvh_dev *dev;
 	unsigned int index;
 	struct mutex mutex;	/* see the locking rules above */
+	const struct kvh_ring_ops *ring;
 	struct kvh_vring vr;
 	void (*handle)(struct kvh_vq *vq);
 	void *backend;
@@ -171,7 +174,7 @@ struct kvh_vq {
 	atomic_t ctl_waiting;
 	struct iovec *iov;
 	struct kvh_log_ent *log;
-	struct vring_used_elem used[KVH_USED_BATCH];
+	struct kvh_used used[KVH_USED_BATCH];
 	unsigned int nused;
 	u64 errors_total;
 	u64 drops;
@@ -270,7 +273,7 @@ bool kvh_vq_enable_notify(struct kvh_vq *vq);
 bool kvh_vq_busy_poll(struct kvh_vq *vq, bool (*ready)(struct kvh_vq *vq));
 bool kvh_vq_avail_pending(struct kvh_vq *vq);
 bool kvh_vq_exceeds_weight(struct kvh_vq *vq, unsigned int reqs, u64 bytes);
-void kvh_vq_fail(struct kvh_vq *vq, enum kvh_vring_err why);
+int kvh_vq_fail_reason(struct kvh_vq *vq, enum kvh_vring_err why, int err);
 void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
 		 void (*handle)(struct kvh_vq *vq));
 void kvh_vq_reset(struct kvh_vq *vq);
@@ -280,10 +283,70 @@ bool kvh_vq_log_ok(struct kvh_vq *vq, void __user *base);
 bool kvh_vq_access_ok(struct kvh_vq *vq);
 bool kvh_vq_rings_access_ok(struct kvh_vq *vq);
 
+/*
+ * The ring, whatever its format, for device handlers and ioctls: they
+ * never touch vq->ring or vq->vr themselves.  The configuration changes
+ * under both dev->mutex and vq->mutex: reading it needs either; the rest
+ * needs vq->mutex.
+ */
+
+/* The ring size (VHOST_SET_VRING_NUM), 0 until set. */
+static inline unsigned int kvh_vq_num(const struct kvh_vq *vq)
+{
+	return vq->vr.num;
+}
+
+/* Are the ring's fields, and the device's headers, little-endian? */
+static inline bool kvh_vq_little_endian(const struct kvh_vq *vq)
+{
+	return vq->vr.little_endian;
+}
+
+/* Both the size and the descriptor address are set: the vq may start. */
+static inline bool kvh_vq_ring_set(const struct kvh_vq *vq)
+{
+	return vq->vr.num && vq->vr.desc;
+}
+
+/* The size or the descriptor address is set: the VMM began configuring. */
+static inline bool kvh_vq_ring_touched(const struct kvh_vq *vq)
+{
+	return vq->vr.num || vq->vr.desc;
+}
+
+/* The dirty log base in force (VHOST_SET_LOG_BASE), for kvh_vq_log_ok(). */
+static inline void __user *kvh_vq_log_base(const struct kvh_vq *vq)
+{
+	return vq->vr.log_base;
+}
+
+/* Give back the last @n chains fetched, unprocessed: they come again. */
+static inline void kvh_vq_unget(struct kvh_vq *vq, unsigned int n)
+{
+	vq->ring->unget(&vq->vr, n);
+}
+
+/* Forget what was read from the guest: the ring was reconfigured. */
+static inline void kvh_vq_resync(struct kvh_vq *vq)
+{
+	vq->ring->resync(&vq->vr);
+}
+
+/*
+ * Make room for @n completions that must share one used-index update
+ * (the buffers of one mergeable RX packet): publish what was gathered
+ * first if they would not fit in the batch.
+ */
+static inline void kvh_vq_reserve_used(struct kvh_vq *vq, unsigned int n)
+{
+	if (vq->nused + n > min_t(unsigned int, ARRAY_SIZE(vq->used),
+				  kvh_vq_num(vq)))
+		kvh_vq_flush_used(vq);
+}
+
 /* Dirty log (log.c). */
 bool kvh_log_access_ok(void __user *log_base, const struct kvh_mem *mem);
-bool kvh_log_used_access_ok(void __user *log_base, u64 log_addr,
-			    unsigned int num);
+bool kvh_log_used_access_ok(void __user *log_base, u64 log_addr, u64 size);
 
 /* debugfs and fdinfo (debugfs.c). */
 void kvh_debugfs_dev_add(struct kvh_dev *dev);

@@ -4,6 +4,10 @@
  * iovecs, publish used entries, suppress notifications.  Every value the
  * guest wrote is read once into a local and validated there.
  *
+ * The vq core reaches it through kvh_split_ring_ops (<kvhost/ring.h>);
+ * the KUnit suites and the fuzzers call the kvh_vring_*() functions
+ * directly.
+ *
  * Builds in kvhost.ko, the KUnit module and the userspace fuzzers; it
  * reaches guest memory only through <kvhost/access.h>.
  */
@@ -16,97 +20,10 @@
 #include <linux/virtio_ring.h>
 
 #include <kvhost/mem.h>
-
-/* Guest page size for the dirty log, as VHOST_PAGE_SIZE. */
-#define KVH_LOG_PAGE_SHIFT	12
-/* Most iovecs one chain may produce (UIO_MAXIOV, as upstream). */
-#define KVH_IOV_MAX		1024
+#include <kvhost/ring.h>
 
 /**
- * enum kvh_vring_err - why the engine refused what the guest wrote
- * @KVH_E_RING_ACCESS: the avail ring or descriptor table is not readable
- * @KVH_E_AVAIL_IDX: avail->idx moved by more than the ring size
- * @KVH_E_HEAD: an avail entry names a head >= num
- * @KVH_E_NEXT: a descriptor's next >= num (or >= the indirect count)
- * @KVH_E_LOOP: the chain is longer than the ring (or indirect table)
- * @KVH_E_INDIRECT_LEN: indirect table length 0, not a multiple of 16, or
- *	more entries than allowed
- * @KVH_E_INDIRECT_NESTED: an indirect descriptor inside an indirect table
- * @KVH_E_INDIRECT_FLAGS: indirect combined with NEXT (WRITE on an indirect
- *	descriptor is ignored, as the virtio spec requires)
- * @KVH_E_INDIRECT_MAP: the indirect table is not entirely in guest memory,
- *	or an entry cannot be read
- * @KVH_E_DESC_WRAP: a descriptor's addr + len wraps
- * @KVH_E_CHAIN_LEN: readable or writable total over 4 GiB - 1
- * @KVH_E_IOV_LIMIT: the chain needs more iovecs than allowed
- * @KVH_E_UNMAPPED: a buffer is not (fully) in the memory table
- * @KVH_E_ORDER: a readable descriptor after a writable one
- * @KVH_E_ZERO_LEN_LOG: zero-length writable descriptor while logging
- * @KVH_E_USED_ACCESS: the used ring is not writable
- * @KVH_E_LOG_ACCESS: the dirty log is not writable
- * @KVH_E_DEVICE: the device rejected the request's contents
- * @KVH_E_NR: number of reasons
- */
-enum kvh_vring_err {
-	KVH_E_RING_ACCESS,
-	KVH_E_AVAIL_IDX,
-	KVH_E_HEAD,
-	KVH_E_NEXT,
-	KVH_E_LOOP,
-	KVH_E_INDIRECT_LEN,
-	KVH_E_INDIRECT_NESTED,
-	KVH_E_INDIRECT_FLAGS,
-	KVH_E_INDIRECT_MAP,
-	KVH_E_DESC_WRAP,
-	KVH_E_CHAIN_LEN,
-	KVH_E_IOV_LIMIT,
-	KVH_E_UNMAPPED,
-	KVH_E_ORDER,
-	KVH_E_ZERO_LEN_LOG,
-	KVH_E_USED_ACCESS,
-	KVH_E_LOG_ACCESS,
-	KVH_E_DEVICE,
-	KVH_E_NR
-};
-
-extern const char *const kvh_vring_err_names[KVH_E_NR];
-
-/**
- * struct kvh_log_ent - a writable guest-physical range of a chain
- * @gpa: start
- * @len: length
- */
-struct kvh_log_ent {
-	u64 gpa;
-	u32 len;
-};
-
-/**
- * struct kvh_chain - one descriptor chain, walked
- * @head: the head index, for the used entry
- * @out: readable iovecs, first in @iov
- * @in: writable iovecs, after the readable ones
- * @out_len: readable bytes
- * @in_len: writable bytes
- * @iov: caller-provided, room for the vring's @iov_max
- * @log: caller-provided, room for @iov_max; filled only when logging
- * @nlog: entries in @log
- * @writable: a writable descriptor was seen (even an empty one)
- */
-struct kvh_chain {
-	u16 head;
-	bool writable;
-	unsigned int out;
-	unsigned int in;
-	u32 out_len;
-	u32 in_len;
-	struct iovec *iov;
-	struct kvh_log_ent *log;
-	unsigned int nlog;
-};
-
-/**
- * struct kvh_vring - the engine's state for one split virtqueue
+ * struct kvh_vring - the engine's state for one virtqueue
  * @num: ring size, a power of 2
  * @desc: descriptor table (owner's user address)
  * @avail: avail ring
@@ -129,6 +46,13 @@ struct kvh_chain {
  * @mem_hint: kvh_mem_find() cache
  * @last_err: the last error recorded
  * @errors: per-reason error counts
+ *
+ * The configuration (@num to @iov_max, set by the vq core), @mem_hint and
+ * the error record mean the same for every ring format; a packed format
+ * would read @desc, @avail and @used as its descriptor ring and driver
+ * and device event areas.  The indices (@last_avail_idx to @used_flags)
+ * are the split format's: a packed one would add its own beside them
+ * (an anonymous union keeps the split names).
  */
 struct kvh_vring {
 	unsigned int num;
@@ -171,6 +95,9 @@ int kvh_vring_enable_notify(struct kvh_vring *vr);
 int kvh_vring_log_write(struct kvh_vring *vr, const struct kvh_chain *c,
 			u32 written);
 int kvh_vring_fail(struct kvh_vring *vr, enum kvh_vring_err why, int r);
+
+/* The split format's operations, for the vq core. */
+extern const struct kvh_ring_ops kvh_split_ring_ops;
 
 /* A used entry in ring byte order. */
 static inline struct vring_used_elem kvh_used_elem(const struct kvh_vring *vr,

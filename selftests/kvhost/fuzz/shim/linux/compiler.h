@@ -10,6 +10,13 @@
 #define __user
 #define __force
 
+/* A stack buffer the kernel's auto-initialisation need not clear. */
+#if __has_attribute(__uninitialized__)
+#define __uninitialized	__attribute__((__uninitialized__))
+#else
+#define __uninitialized
+#endif
+
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
