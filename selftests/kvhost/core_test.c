@@ -819,6 +819,29 @@ TEST_F(core, mem_table_max_regions)
 	free(t);
 }
 
+/*
+ * The default limit is upstream's: 64 (the VMs load both modules without
+ * the parameter), and what the parameter says is what the ioctl enforces.
+ */
+TEST_F(core, mem_table_max_regions_default_64)
+{
+	unsigned int max = mem_regions_limit(variant->upstream);
+	struct vhost_memory *t;
+	void *map;
+
+	EXPECT_EQ(64, max) TH_LOG("%s: max_mem_regions %u", variant->path,
+				  max);
+	own(_metadata, self->fd);
+	t = table_n(65, &map);
+	ASSERT_NE(NULL, t);
+	t->nregions = 64;
+	EXPECT_EQ(0, vq_ioctl(self->fd, VHOST_SET_MEM_TABLE, t));
+	t->nregions = 65;
+	EXPECT_EQ(-E2BIG, vq_ioctl(self->fd, VHOST_SET_MEM_TABLE, t));
+	free(t);
+	munmap(map, 66 * VQ_PAGE_SIZE);
+}
+
 TEST_F(core, mem_table_padding_eopnotsupp)
 {
 	struct vhost_memory *t;

@@ -93,6 +93,31 @@ static void kvh_dev_features_efault(struct kunit *test)
 }
 
 /*
+ * A KUnit case runs in a kernel thread, which has no mm: SET_OWNER has no
+ * owner to record (-EINVAL, a kvhost check upstream lacks), and the device
+ * stays unowned.
+ */
+static void kvh_dev_set_owner_without_mm(struct kunit *test)
+{
+	struct kvh_dev *dev;
+	int i;
+
+	KUNIT_ASSERT_NULL(test, current->mm);
+	for (i = 0; i < ARRAY_SIZE(kvh_test_types); i++) {
+		dev = kvh_test_types[i]->alloc();
+		KUNIT_ASSERT_NOT_NULL(test, dev);
+		KUNIT_EXPECT_EQ(test, kvh_dev_ioctl(dev, VHOST_SET_OWNER, NULL),
+				-EINVAL);
+		KUNIT_EXPECT_NULL(test, dev->mm);
+		KUNIT_EXPECT_EQ(test, dev->nworkers, 0U);
+		KUNIT_EXPECT_EQ(test, kvh_dev_ioctl(dev, VHOST_RESET_OWNER,
+						    NULL), -EPERM);
+		kvh_dev_cleanup(dev);
+		dev->ops->free(dev);
+	}
+}
+
+/*
  * What each type must advertise, spelled out here bit by bit rather than
  * taken from the module's own KVH_*_FEATURES: a bit the module starts (or
  * stops) offering must be matched by a change here, with the tests for
@@ -152,6 +177,7 @@ static void kvh_dev_features_exact(struct kunit *test)
 static struct kunit_case kvh_dev_cases[] = {
 	KUNIT_CASE_PARAM(kvh_dev_needs_owner, kvh_owner_gen_params),
 	KUNIT_CASE(kvh_dev_features_efault),
+	KUNIT_CASE(kvh_dev_set_owner_without_mm),
 	KUNIT_CASE_PARAM(kvh_dev_features_exact, kvh_features_gen_params),
 	{}
 };
