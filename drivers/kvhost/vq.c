@@ -66,6 +66,7 @@ void kvh_vq_init(struct kvh_vq *vq, struct kvh_dev *dev, unsigned int index,
 	kvh_poll_init(&vq->poll, kvh_vq_work, EPOLLIN);
 	kvh_vq_reset(vq);
 }
+EXPORT_SYMBOL_IF_KVH_KUNIT(kvh_vq_init);
 
 /**
  * kvh_vq_reset - back to the state of a freshly opened device
@@ -457,6 +458,7 @@ int kvh_vq_next_chain(struct kvh_vq *vq, struct kvh_chain *c)
 		kvh_vq_disable_notify(vq);
 	}
 }
+EXPORT_SYMBOL_IF_KVH_KUNIT(kvh_vq_next_chain);
 
 /**
  * kvh_vq_busy_poll - spin for up to the vq's busyloop timeout
