@@ -13,28 +13,60 @@
 
 #include <linux/kvhost.h>
 #include <linux/vhost.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-static const struct {
+struct bit_name {
 	unsigned int bit;
 	const char *name;
-} bits[] = {
+};
+
+/* Transport and vhost bits (24 and up), the same for every device. */
+static const struct bit_name common_bits[] = {
 	{ VIRTIO_F_NOTIFY_ON_EMPTY, "NOTIFY_ON_EMPTY" },
 	{ VIRTIO_F_ANY_LAYOUT, "ANY_LAYOUT" },
 	{ VIRTIO_RING_F_INDIRECT_DESC, "RING_INDIRECT_DESC" },
 	{ VIRTIO_RING_F_EVENT_IDX, "RING_EVENT_IDX" },
-	{ VIRTIO_NET_F_MRG_RXBUF, "NET_MRG_RXBUF" },
 	{ VHOST_F_LOG_ALL, "LOG_ALL" },
-	{ VHOST_NET_F_VIRTIO_NET_HDR, "NET_VIRTIO_NET_HDR" },
 	{ VIRTIO_F_VERSION_1, "VERSION_1" },
 	{ VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM" },
 	{ VIRTIO_F_RING_PACKED, "RING_PACKED" },
 	{ VIRTIO_F_IN_ORDER, "IN_ORDER" },
+	{ 0, NULL }
 };
+
+/* Device bits (below 24) mean different things per device type. */
+static const struct bit_name net_bits[] = {
+	{ VIRTIO_NET_F_MRG_RXBUF, "NET_MRG_RXBUF" },
+	{ 0, NULL }
+};
+
+static const struct bit_name blk_bits[] = {
+	{ VIRTIO_BLK_F_SIZE_MAX, "BLK_SIZE_MAX" },
+	{ VIRTIO_BLK_F_SEG_MAX, "BLK_SEG_MAX" },
+	{ VIRTIO_BLK_F_RO, "BLK_RO" },
+	{ VIRTIO_BLK_F_BLK_SIZE, "BLK_BLK_SIZE" },
+	{ VIRTIO_BLK_F_FLUSH, "BLK_FLUSH" },
+	{ VIRTIO_BLK_F_TOPOLOGY, "BLK_TOPOLOGY" },
+	{ VIRTIO_BLK_F_MQ, "BLK_MQ" },
+	{ VIRTIO_BLK_F_DISCARD, "BLK_DISCARD" },
+	{ VIRTIO_BLK_F_WRITE_ZEROES, "BLK_WRITE_ZEROES" },
+	{ 0, NULL }
+};
+
+/* Print the names of @f's bits found in @names; return the rest. */
+static __u64 show_bits(__u64 f, const struct bit_name *names)
+{
+	for (; names->name; names++) {
+		if (f & (1ULL << names->bit)) {
+			printf(" %s", names->name);
+			f &= ~(1ULL << names->bit);
+		}
+	}
+	return f;
+}
 
 static int show(const char *path)
 {
@@ -54,12 +86,8 @@ static int show(const char *path)
 	}
 	close(fd);
 	printf("%-18s features 0x%016llx:", path, (unsigned long long)f);
-	for (i = 0; i < ARRAY_SIZE(bits); i++) {
-		if (f & (1ULL << bits[i].bit)) {
-			printf(" %s", bits[i].name);
-			f &= ~(1ULL << bits[i].bit);
-		}
-	}
+	f = show_bits(f, strstr(path, "blk") ? blk_bits : net_bits);
+	f = show_bits(f, common_bits);
 	for (i = 0; i < 64; i++)
 		if (f & (1ULL << i))
 			printf(" bit%u", i);
