@@ -106,16 +106,32 @@ void kvh_vq_reset(struct kvh_vq *vq)
 	vq->ring->reset(vr);
 }
 
-static bool kvh_range_ok(const void __user *p, size_t size)
-{
-	return p && access_ok(p, size);
-}
-
 /* Bytes an area of the vq's ring spans, as its format lays it out. */
 static size_t kvh_vq_area_size(struct kvh_vq *vq, enum kvh_ring_area area,
 			       bool event)
 {
 	return vq->ring->area_size(&vq->vr, area, event);
+}
+
+/*
+ * Each ring area passes access_ok() for its size (with the event word
+ * when @event) and, when @set, is set at all (non-NULL).
+ */
+static bool kvh_vq_areas_ok(struct kvh_vq *vq, bool set, bool event)
+{
+	struct kvh_vring *vr = &vq->vr;
+	const void __user *const addr[] = {
+		[KVH_RING_DESC] = vr->desc,
+		[KVH_RING_DRIVER] = vr->avail,
+		[KVH_RING_DEVICE] = vr->used,
+	};
+	unsigned int a;
+
+	for (a = 0; a < ARRAY_SIZE(addr); a++)
+		if ((set && !addr[a]) ||
+		    !access_ok(addr[a], kvh_vq_area_size(vq, a, event)))
+			return false;
+	return true;
 }
 
 /**
@@ -168,13 +184,7 @@ bool kvh_vq_access_ok(struct kvh_vq *vq)
 	struct kvh_vring *vr = &vq->vr;
 	bool event = vq->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 
-	if (!vr->num)
-		return false;
-	if (!kvh_range_ok(vr->desc, kvh_vq_area_size(vq, KVH_RING_DESC, event)) ||
-	    !kvh_range_ok(vr->avail,
-			  kvh_vq_area_size(vq, KVH_RING_DRIVER, event)) ||
-	    !kvh_range_ok(vr->used,
-			  kvh_vq_area_size(vq, KVH_RING_DEVICE, event)))
+	if (!vr->num || !kvh_vq_areas_ok(vq, true, event))
 		return false;
 	return kvh_vq_log_ok(vq, vr->log_base);
 }
@@ -188,13 +198,7 @@ bool kvh_vq_access_ok(struct kvh_vq *vq)
  */
 bool kvh_vq_rings_access_ok(struct kvh_vq *vq)
 {
-	struct kvh_vring *vr = &vq->vr;
-
-	return access_ok(vr->desc, kvh_vq_area_size(vq, KVH_RING_DESC, false)) &&
-	       access_ok(vr->avail,
-			 kvh_vq_area_size(vq, KVH_RING_DRIVER, false)) &&
-	       access_ok(vr->used,
-			 kvh_vq_area_size(vq, KVH_RING_DEVICE, false));
+	return kvh_vq_areas_ok(vq, false, false);
 }
 
 /**
@@ -371,7 +375,7 @@ int kvh_vq_add_used_len(struct kvh_vq *vq, struct kvh_chain *c, u32 len,
 	vq->used[vq->nused].id = c->head;
 	vq->used[vq->nused].len = len;
 	vq->nused++;
-	if (vq->nused == ARRAY_SIZE(vq->used) || vq->nused == vq->vr.num)
+	if (vq->nused >= kvh_vq_used_batch(vq))
 		kvh_vq_flush_used(vq);
 	return 0;
 }

@@ -250,7 +250,7 @@ static inline void kvh_vq_lock_ctl(struct kvh_vq *vq)
 {
 	atomic_inc(&vq->ctl_waiting);
 	if (mutex_lock_killable(&vq->mutex)) {
-		if (vq->dev->mm && vq->dev->mm == current->mm)
+		if (!kvh_dev_check_owner(vq->dev))
 			kvh_worker_kill(vq->worker);
 		mutex_lock(&vq->mutex);
 	}
@@ -332,6 +332,12 @@ static inline void kvh_vq_resync(struct kvh_vq *vq)
 	vq->ring->resync(&vq->vr);
 }
 
+/* Completions gathered before they are published: a batch, or the ring. */
+static inline unsigned int kvh_vq_used_batch(const struct kvh_vq *vq)
+{
+	return min_t(unsigned int, ARRAY_SIZE(vq->used), kvh_vq_num(vq));
+}
+
 /*
  * Make room for @n completions that must share one used-index update
  * (the buffers of one mergeable RX packet): publish what was gathered
@@ -339,8 +345,7 @@ static inline void kvh_vq_resync(struct kvh_vq *vq)
  */
 static inline void kvh_vq_reserve_used(struct kvh_vq *vq, unsigned int n)
 {
-	if (vq->nused + n > min_t(unsigned int, ARRAY_SIZE(vq->used),
-				  kvh_vq_num(vq)))
+	if (vq->nused + n > kvh_vq_used_batch(vq))
 		kvh_vq_flush_used(vq);
 }
 
