@@ -1795,6 +1795,41 @@ static void *table_swap_fn(void *arg)
 #define SWAP_LEN	64
 
 /*
+ * One chain through data vring @q: on the loopback it reads SWAP_LEN
+ * bytes at C + SWAP_OFF into @in, whose bytes come back in @got; on the
+ * net nodes, one frame.  The used length, or -errno.
+ */
+static int swap_chain(struct rig *r, unsigned int q, __u64 in, __u8 *got)
+{
+	struct chain c = { .nout = 0 };
+	struct vq_used_buf u;
+	int ret;
+
+	if (r->kind == KIND_NET) {
+		net_chain(r, &c);
+		r->scratch_used = 0;	/* the same frame each time */
+	} else {
+		chain_add_sg(&c, GPA_C + SWAP_OFF, SWAP_LEN, false);
+		chain_add_sg(&c, in, SWAP_LEN, true);
+		memset(got, SENTINEL, SWAP_LEN);
+		ret = vq_mem_write(&r->mem, in, got, SWAP_LEN);
+		if (ret)
+			return ret;
+	}
+	ret = vq_add(&r->vq[q], c.sg, c.nout, c.nin, &c);
+	if (ret < 0)
+		return ret;
+	ret = vq_kick(&r->vq[q]);
+	if (!ret)
+		ret = vq_wait_used(&r->vq[q], VQ_TIMEOUT_MS);
+	if (!ret)
+		ret = vq_reap(&r->vq[q], &u);
+	if (!ret && r->kind != KIND_NET)
+		ret = vq_mem_read(&r->mem, in, got, SWAP_LEN);
+	return ret ? ret : (int)u.len;
+}
+
+/*
  * The memory table replaced under traffic.  Two tables: the rig's, and
  * one where C's guest-physical range maps B's pages.  A second thread
  * swaps them back and forth while the data vring serves chains that read
@@ -1813,6 +1848,7 @@ TEST_F_TIMEOUT(active, mem_table_swapped_under_traffic, 120)
 	__u8 pc[SWAP_LEN], pb[SWAP_LEN], got[SWAP_LEN];
 	__u64 in = rig_buf(r, SWAP_LEN);
 	pthread_t t;
+	int ret;
 
 	for (i = 0; i < SWAP_LEN; i++) {
 		pc[i] = 0xc0 + i % 16;
@@ -1830,29 +1866,12 @@ TEST_F_TIMEOUT(active, mem_table_swapped_under_traffic, 120)
 	rig_run_all(_metadata, r);
 	ASSERT_EQ(0, pthread_create(&t, NULL, table_swap_fn, &w));
 	for (i = 0; i < 400; i++) {
-		struct chain c = { .nout = 0 };
-		struct vq_used_buf u;
-		int ret;
-
-		if (loop) {
-			chain_add_sg(&c, GPA_C + SWAP_OFF, SWAP_LEN, false);
-			chain_add_sg(&c, in, SWAP_LEN, true);
-			memset(got, SENTINEL, SWAP_LEN);
-			vq_mem_write(&r->mem, in, got, SWAP_LEN);
-		} else {
-			net_chain(r, &c);
-			r->scratch_used = 0;	/* the same frame each time */
-		}
-		ret = vq_add(&r->vq[q], c.sg, c.nout, c.nin, &c);
-		ASSERT_LE(0, ret) TH_LOG("add %u: %s", i, strerror(-ret));
-		ASSERT_EQ(0, vq_kick(&r->vq[q]));
-		ASSERT_EQ(0, vq_wait_used(&r->vq[q], VQ_TIMEOUT_MS))
-			TH_LOG("chain %u not used (%u swaps)", i, w.swaps);
-		ASSERT_EQ(0, vq_reap(&r->vq[q], &u));
+		ret = swap_chain(r, q, in, got);
+		ASSERT_LE(0, ret) TH_LOG("chain %u: %s (%u swaps)", i,
+					 strerror(-ret), w.swaps);
 		if (!loop)
 			continue;
-		ASSERT_EQ(SWAP_LEN, u.len);
-		ASSERT_EQ(0, vq_mem_read(&r->mem, in, got, SWAP_LEN));
+		ASSERT_EQ(SWAP_LEN, ret);
 		if (!memcmp(got, pc, SWAP_LEN))
 			seen[0]++;
 		else if (!memcmp(got, pb, SWAP_LEN))
@@ -1872,17 +1891,8 @@ TEST_F_TIMEOUT(active, mem_table_swapped_under_traffic, 120)
 	EXPECT_EQ(0, vq_drain_eventfd(r->vq[q].err_fd));
 	/* Each table, on its own, is the one in force. */
 	for (i = 0; loop && i < 4; i++) {
-		struct chain c = { .nout = 0 };
-		struct vq_used_buf u;
-
 		ASSERT_EQ(0, vq_ioctl(r->fd, VHOST_SET_MEM_TABLE, w.t[i & 1]));
-		chain_add_sg(&c, GPA_C + SWAP_OFF, SWAP_LEN, false);
-		chain_add_sg(&c, in, SWAP_LEN, true);
-		ASSERT_LE(0, vq_add(&r->vq[q], c.sg, c.nout, c.nin, &c));
-		ASSERT_EQ(0, vq_kick(&r->vq[q]));
-		ASSERT_EQ(0, vq_wait_used(&r->vq[q], VQ_TIMEOUT_MS));
-		ASSERT_EQ(0, vq_reap(&r->vq[q], &u));
-		ASSERT_EQ(0, vq_mem_read(&r->mem, in, got, SWAP_LEN));
+		ASSERT_EQ(SWAP_LEN, swap_chain(r, q, in, got));
 		EXPECT_EQ(0, memcmp(got, i & 1 ? pb : pc, SWAP_LEN))
 			TH_LOG("table %u: read %02x", i & 1, got[0]);
 	}
