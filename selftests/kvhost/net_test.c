@@ -437,6 +437,30 @@ static int ip_cmd(const char *fmt, ...)
 }
 
 /*
+ * A veth hands each frame to netif_rx(), which queues it on the backlog
+ * of the CPU the sender runs on: a sender that moves between CPUs (a
+ * kvhost worker, or this test's injector) can see two frames overtake
+ * each other there, whoever sent them.  Steering every frame the veth
+ * receives to one CPU's backlog (RPS) keeps them in the order sent, so
+ * the streams can check kvhost's order exactly.
+ */
+static int rps_one_cpu(const char *ifname)
+{
+	char path[96];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-0/rps_cpus",
+		 ifname);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)	/* no CONFIG_RPS: not a missing macvtap */
+		return errno == ENOENT ? -EOPNOTSUPP : -errno;
+	if (write(fd, "1", 1) != 1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/*
  * A macvtap (bridge mode, the guest's MAC) on one end of a veth pair: the
  * guest's frames leave through the veth and arrive at its peer, where the
  * AF_PACKET socket sits; frames sent there reach the macvtap.  Opened as
@@ -455,6 +479,9 @@ static int macvtap_create(struct rig *n)
 		   n->lower, TAP_MTU, n->peer, TAP_MTU);
 	if (r)
 		return r;
+	r = rps_one_cpu(n->lower) ?: rps_one_cpu(n->peer);
+	if (r)
+		return r;
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 		 mac_guest[0], mac_guest[1], mac_guest[2], mac_guest[3],
 		 mac_guest[4], mac_guest[5]);
@@ -462,6 +489,13 @@ static int macvtap_create(struct rig *n)
 		   n->lower, n->ifname, mac);
 	if (r)
 		return r;
+	/*
+	 * The macvtap has a queue (Debian's default is fq_codel, which
+	 * drops under delay and interleaves flows): one plain FIFO instead.
+	 */
+	r = ip_cmd("tc qdisc replace dev %s root pfifo limit 1000", n->ifname);
+	if (r)
+		return -EOPNOTSUPP;
 	idx = if_nametoindex(n->ifname);
 	if (!idx)
 		return -errno;
@@ -599,7 +633,7 @@ static int pkt_open(struct rig *n)
 }
 
 /* A counter of /sys/class/net/<tap>/statistics. */
-static int tap_stat(const struct rig *n, const char *name, __u64 *val)
+static int if_stat(const char *ifname, const char *name, __u64 *val)
 {
 	char path[128];
 	unsigned long long v;
@@ -607,7 +641,7 @@ static int tap_stat(const struct rig *n, const char *name, __u64 *val)
 	int r;
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s",
-		 n->ifname, name);
+		 ifname, name);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -615,6 +649,67 @@ static int tap_stat(const struct rig *n, const char *name, __u64 *val)
 	fclose(f);
 	*val = v;
 	return r;
+}
+
+static int tap_stat(const struct rig *n, const char *name, __u64 *val)
+{
+	return if_stat(n->ifname, name, val);
+}
+
+/* The second column of /proc/net/softnet_stat, summed: backlog drops. */
+static __u64 softnet_drops(void)
+{
+	unsigned int processed, dropped;
+	__u64 sum = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/net/softnet_stat", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%x %x", &processed, &dropped) == 2)
+			sum += dropped;
+	fclose(f);
+	return sum;
+}
+
+/*
+ * A frame went missing on its way to the host side: log every counter
+ * along the path that could say where (kvhost's drops, each interface's,
+ * the backlog's, the AF_PACKET socket's), so that a rare loss can be
+ * placed from the log of one failed run.
+ */
+static void path_report(struct __test_metadata *_metadata, struct rig *n)
+{
+	static const char * const st[] = { "tx_packets", "tx_dropped",
+					   "rx_packets", "rx_dropped" };
+	const char * const ifs[] = { n->ifname, n->lower, n->peer };
+	struct tpacket_stats ps;
+	socklen_t sl = sizeof(ps);
+	unsigned int i, j;
+	__u64 v[4];
+
+	if (!n->cfg->upstream && !vq_debugfs_get(n->fd, TXQ, KVH_DROP_COUNTER,
+						 &v[0]))
+		TH_LOG("kvhost tx drops %llu", (unsigned long long)v[0]);
+	for (i = 0; i < (n->cfg->macvtap ? 3U : 1U); i++) {
+		for (j = 0; j < 4; j++)
+			if (if_stat(ifs[i], st[j], &v[j]))
+				v[j] = ~0ULL;
+		TH_LOG("%s: tx %llu dropped %llu, rx %llu dropped %llu",
+		       ifs[i], (unsigned long long)v[0],
+		       (unsigned long long)v[1], (unsigned long long)v[2],
+		       (unsigned long long)v[3]);
+	}
+	if (!getsockopt(n->pkt, SOL_PACKET, PACKET_STATISTICS, &ps, &sl))
+		TH_LOG("AF_PACKET since last read: %u frames, %u dropped",
+		       ps.tp_packets, ps.tp_drops);
+	TH_LOG("backlog drops %llu, noise %llu",
+	       (unsigned long long)softnet_drops(),
+	       (unsigned long long)n->noise);
+	if (n->cfg->macvtap && ip_cmd("tc -s qdisc show dev %s >&2", n->ifname))
+		TH_LOG("no qdisc statistics for %s", n->ifname);
 }
 
 static void rig_open(struct __test_metadata *_metadata, struct rig *n)
@@ -1711,6 +1806,29 @@ TEST_F(net, rx_csum)
 	       NCSUM);
 }
 
+/*
+ * Frame seq did not come next: did it come later (overtaken) or not at
+ * all (lost)?  Reads what else arrives within a second.
+ */
+static void late_report(struct __test_metadata *_metadata, struct rig *n,
+			__u32 seq)
+{
+	struct virtio_net_hdr vh;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < 256; i++) {
+		r = pkt_recv(n, &vh, n->rbuf, BUF_SIZE, 1000);
+		if (r <= 0)
+			break;
+		if (r >= ETH_HLEN + 8 && get32(n->rbuf + ETH_HLEN + 4) == seq) {
+			TH_LOG("frame %u arrived %u frames late", seq, i + 1);
+			return;
+		}
+	}
+	TH_LOG("frame %u lost: not among the %u frames after it", seq, i);
+}
+
 /* Receive up to batch frames of a TX stream, checking each: how many. */
 static int tx_stream_recv(struct __test_metadata *_metadata, struct rig *n,
 			  unsigned int next, unsigned int batch)
@@ -1730,6 +1848,8 @@ static int tx_stream_recv(struct __test_metadata *_metadata, struct rig *n,
 			continue;
 		TH_LOG("frame %u: %d bytes, seq %u; want %u bytes", next + i,
 		       r, get32(n->rbuf + ETH_HLEN + 4), s.len);
+		late_report(_metadata, n, next + i);
+		path_report(_metadata, n);
 		return -EPROTO;
 	}
 	return i;
