@@ -1917,6 +1917,95 @@ TEST_F(active, log_base_checked_while_running)
 	rig_good_roundtrip(_metadata, r, data_vq(r), false);
 }
 
+/*
+ * Acking LOG_ALL checks the running vrings' log base against the table:
+ * a base set while nothing logged (unchecked then) is refused now.
+ */
+TEST_F(active, log_all_checked_while_running)
+{
+	struct rig *r = &self->r;
+	__u64 f = r->acked | FBIT(VHOST_F_LOG_ALL), base = KERNEL_UADDR;
+	int ret;
+
+	rig_run_all(_metadata, r);
+	ret = vq_ioctl(r->fd, VHOST_SET_LOG_BASE, &base);
+	ASSERT_EQ(0, ret) TH_LOG("kernel log base, not logging: %s",
+				 strerror(-ret));
+	ret = vq_ioctl(r->fd, VHOST_SET_FEATURES, &f);
+	EXPECT_EQ(-EFAULT, ret) TH_LOG("LOG_ALL over a kernel log base: %s",
+				       strerror(-ret));
+	ASSERT_EQ(0, vq_log_init(&r->log, vq_mem_end(&r->mem)));
+	ASSERT_EQ(0, vq_log_set_base(&r->log, r->fd));
+	EXPECT_EQ(0, vq_ioctl(r->fd, VHOST_SET_FEATURES, &f));
+	rig_good_roundtrip(_metadata, r, data_vq(r), false);
+}
+
+/*
+ * With LOG_ALL, a new table must fit the running vrings' log: a region
+ * whose bitmap would lie past the end of user space is refused, and the
+ * same table is accepted once nothing logs.
+ */
+TEST_F(active, mem_table_checked_against_log)
+{
+	struct rig *r = &self->r;
+	__u64 f = r->acked | FBIT(VHOST_F_LOG_ALL);
+	struct vhost_memory *t, *big;
+	void *page;
+	int ret;
+
+	ASSERT_EQ(0, vq_ioctl(r->fd, VHOST_SET_FEATURES, &f));
+	ASSERT_EQ(0, vq_log_init(&r->log, vq_mem_end(&r->mem)));
+	ASSERT_EQ(0, vq_log_set_base(&r->log, r->fd));
+	rig_run_all(_metadata, r);
+	page = mmap(NULL, VQ_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	t = vq_mem_table(&r->mem);
+	ASSERT_NE(NULL, t);
+	big = table_alloc(t->nregions + 1);
+	ASSERT_NE(NULL, big);
+	memcpy(big, t, sizeof(*t) + t->nregions * sizeof(t->regions[0]));
+	/* Its bitmap is 2^47 bytes past the base: beyond TASK_SIZE. */
+	region_set(&big->regions[big->nregions++], 1ULL << 62, VQ_PAGE_SIZE,
+		   (unsigned long)page);
+	ret = vq_ioctl(r->fd, VHOST_SET_MEM_TABLE, big);
+	EXPECT_EQ(-EFAULT, ret) TH_LOG("region past the log: %s",
+				       strerror(-ret));
+	rig_good_roundtrip(_metadata, r, data_vq(r), false);
+	ASSERT_EQ(0, vq_ioctl(r->fd, VHOST_SET_FEATURES, &r->acked));
+	ret = vq_ioctl(r->fd, VHOST_SET_MEM_TABLE, big);
+	EXPECT_EQ(0, ret) TH_LOG("the same table, not logging: %s",
+				 strerror(-ret));
+	rig_good_roundtrip(_metadata, r, data_vq(r), false);
+	free(big);
+	free(t);
+	munmap(page, VQ_PAGE_SIZE);
+}
+
+/*
+ * VHOST_VRING_F_LOG on a running vring: the log base must cover its used
+ * ring's log_guest_addr, or the new addresses are refused (EINVAL).
+ */
+TEST_F(active, addr_log_checked_while_running)
+{
+	struct rig *r = &self->r;
+	unsigned int q = data_vq(r);
+	struct vq *vq = &r->vq[q];
+	int ret;
+
+	ASSERT_EQ(0, vq_log_init(&r->log, vq_mem_end(&r->mem)));
+	ASSERT_EQ(0, vq_log_set_base(&r->log, r->fd));
+	rig_run_all(_metadata, r);
+	ret = vq_set_addr(vq, true, 1ULL << 62);
+	EXPECT_EQ(-EINVAL, ret) TH_LOG("used ring logged past the log: %s",
+				       strerror(-ret));
+	rig_good_roundtrip(_metadata, r, q, false);
+	ret = vq_set_addr(vq, true, vq->used_gpa);
+	EXPECT_EQ(0, ret) TH_LOG("used ring logged in the log: %s",
+				 strerror(-ret));
+	rig_good_roundtrip(_metadata, r, q, false);
+}
+
 /* The library against a running device: direct and indirect chains. */
 TEST_F(active, roundtrip)
 {
@@ -2993,6 +3082,49 @@ TEST_F(loop, call_fires)
 	EXPECT_EQ(0, vq_wait_call(vq, VQ_QUIET_MS));
 	ASSERT_EQ(0, vq_reap(vq, &u));
 	chain_check(_metadata, &r->mem, &c, u.len);
+}
+
+/*
+ * 64 chains made available at once and kicked once: the device publishes
+ * their used entries in batches and signals once per batch, so the
+ * driver is called a few times, not once per chain (the eventfd counts
+ * every signal).
+ */
+TEST_F(loop, calls_coalesced)
+{
+	struct rig *r = &self->r;
+	struct vq *vq = &r->vq[0];
+	long long deadline;
+	struct vq_used_buf u;
+	struct chain c[64];
+	unsigned int i, done = 0;
+	__u64 calls = 0;
+	int head;
+
+	loop_start(_metadata, &self->r, variant->event_idx, NUM, false);
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		loop_chain(r, &c[i], 400 + i);
+		head = vq_add(vq, c[i].sg, c[i].nout, c[i].nin, &c[i]);
+		ASSERT_LE(0, head) TH_LOG("chain %u: %s", i, strerror(-head));
+	}
+	ASSERT_EQ(0, vq_kick(vq));
+	deadline = vq_now_ms() + VQ_TIMEOUT_MS;
+	while (vq_used_pending(vq) < ARRAY_SIZE(c)) {
+		ASSERT_GT(deadline, vq_now_ms())
+			TH_LOG("%u of %zu used", vq_used_pending(vq),
+			       ARRAY_SIZE(c));
+		usleep(1000);
+	}
+	ASSERT_EQ(1, vq_poll_eventfd(vq->call_fd, VQ_TIMEOUT_MS, &calls));
+	EXPECT_LE(calls, ARRAY_SIZE(c) / 8)
+		TH_LOG("%llu calls for %zu chains", (unsigned long long)calls,
+		       ARRAY_SIZE(c));
+	while (!vq_reap(vq, &u)) {
+		ASSERT_NE(NULL, u.cookie);
+		chain_check(_metadata, &r->mem, u.cookie, u.len);
+		done++;
+	}
+	EXPECT_EQ(ARRAY_SIZE(c), done);
 }
 
 static void send_one_polled(struct __test_metadata *_metadata,
