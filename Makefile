@@ -16,7 +16,8 @@
 #                   FUZZ_JOBS (default 1) at a time; one summary line each
 
 KERNELRELEASE_HOST := $(shell uname -r)
-STOCK_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64)))
+STOCK_KDIR := $(shell ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | \
+	sort -t- -k4,4n | tail -n1)
 KDIR ?= $(if $(wildcard /lib/modules/$(KERNELRELEASE_HOST)/build/Makefile),\
 	/lib/modules/$(KERNELRELEASE_HOST)/build,$(STOCK_KDIR))
 
