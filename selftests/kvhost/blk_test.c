@@ -218,19 +218,10 @@ static int be_why(struct backend *b, int r, const char *fmt, ...)
 
 static int attr_write(const char *dir, const char *name, const char *val)
 {
-	size_t len = strlen(val);
-	char path[192];
-	ssize_t n;
-	int fd, r;
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	r = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
-	close(fd);
-	return r;
+	return vq_write_str(path, val);
 }
 
 static int attr_read(const char *path, char *buf, size_t size)

@@ -447,17 +447,13 @@ static int ip_cmd(const char *fmt, ...)
 static int rps_one_cpu(const char *ifname)
 {
 	char path[96];
-	int fd, r = 0;
+	int r;
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-0/rps_cpus",
 		 ifname);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)	/* no CONFIG_RPS: not a missing macvtap */
-		return errno == ENOENT ? -EOPNOTSUPP : -errno;
-	if (write(fd, "1", 1) != 1)
-		r = -errno;
-	close(fd);
-	return r;
+	r = vq_write_str(path, "1");
+	/* No CONFIG_RPS: not a missing macvtap. */
+	return r == -ENOENT ? -EOPNOTSUPP : r;
 }
 
 /*
@@ -522,16 +518,13 @@ static void macvtap_destroy(struct rig *n)
 static void if_no_ipv6(const char *ifname)
 {
 	char path[96];
-	int fd;
+	int r;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
 		 ifname);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (write(fd, "1", 1) != 1)
-		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
-	close(fd);
+	r = vq_write_str(path, "1");
+	if (r && r != -ENOENT)
+		fprintf(stderr, "# %s: %s\n", path, strerror(-r));
 }
 
 /* Wait up to 5 s for /sys/class/net/<ifname>/operstate to say "up". */

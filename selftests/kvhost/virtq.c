@@ -892,6 +892,22 @@ int vq_broken(int dev_fd, unsigned int index, __u64 *val)
 	return vq_fdinfo_get(dev_fd, key, val);
 }
 
+/* Write val to a sysfs, procfs or debugfs file: 0 or -errno (-EIO short). */
+int vq_write_str(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	r = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
+	close(fd);
+	return r;
+}
+
 /*
  * A "name value" line of kvhost's /sys/kernel/debug/kvhost/<id>/vq<index>
  * (the device found through fdinfo's kvhost-id): 0, -ENOENT when debugfs or

@@ -176,6 +176,8 @@ __u64 vq_log_next(const struct vq_log *log, __u64 page);
 int vq_fdinfo_get(int dev_fd, const char *key, __u64 *val);
 int vq_errors(int dev_fd, unsigned int index, __u64 *val);
 int vq_broken(int dev_fd, unsigned int index, __u64 *val);
+/* Write val to a sysfs, procfs or debugfs file: 0 or -errno. */
+int vq_write_str(const char *path, const char *val);
 /* kvhost's per-reason counters in debugfs. */
 int vq_debugfs_get(int dev_fd, unsigned int index, const char *name,
 		   __u64 *val);

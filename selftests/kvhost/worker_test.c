@@ -720,16 +720,9 @@ TEST_F_TIMEOUT(shared, busy_vring_does_not_starve_other, 180)
 static int weight_write(const char *name, const char *val)
 {
 	char path[128];
-	int fd, r = 0;
 
 	snprintf(path, sizeof(path), "/sys/module/kvhost/parameters/%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+	return vq_write_str(path, val);
 }
 
 static long weight_read(const char *name)
