@@ -149,6 +149,19 @@ static void region_set(struct vhost_memory_region *r, __u64 gpa, __u64 size,
 	r->flags_padding = 0;
 }
 
+/* A copy of table t with one more region, or NULL. */
+static struct vhost_memory *table_plus(const struct vhost_memory *t,
+				       __u64 gpa, __u64 size, __u64 uaddr)
+{
+	struct vhost_memory *big = table_alloc(t->nregions + 1);
+
+	if (!big)
+		return NULL;
+	memcpy(big, t, sizeof(*t) + t->nregions * sizeof(t->regions[0]));
+	region_set(&big->regions[big->nregions++], gpa, size, uaddr);
+	return big;
+}
+
 static int wait_child(pid_t pid, int timeout_ms)
 {
 	long long end = vq_now_ms() + timeout_ms;
@@ -1751,11 +1764,8 @@ TEST_F(active, mem_table_checked_while_running)
 	rig_run_all(_metadata, r);
 	t = vq_mem_table(&r->mem);
 	ASSERT_NE(NULL, t);
-	big = table_alloc(t->nregions + 1);
+	big = table_plus(t, 0x40000000, VQ_PAGE_SIZE, KERNEL_UADDR);
 	ASSERT_NE(NULL, big);
-	memcpy(big, t, sizeof(*t) + t->nregions * sizeof(t->regions[0]));
-	region_set(&big->regions[big->nregions++], 0x40000000, VQ_PAGE_SIZE,
-		   KERNEL_UADDR);
 	ret = vq_ioctl(r->fd, VHOST_SET_MEM_TABLE, big);
 	EXPECT_EQ(-EFAULT, ret) TH_LOG("kernel userspace_addr: %s",
 				       strerror(-ret));
@@ -1962,12 +1972,9 @@ TEST_F(active, mem_table_checked_against_log)
 	ASSERT_NE(MAP_FAILED, page);
 	t = vq_mem_table(&r->mem);
 	ASSERT_NE(NULL, t);
-	big = table_alloc(t->nregions + 1);
-	ASSERT_NE(NULL, big);
-	memcpy(big, t, sizeof(*t) + t->nregions * sizeof(t->regions[0]));
 	/* Its bitmap is 2^47 bytes past the base: beyond TASK_SIZE. */
-	region_set(&big->regions[big->nregions++], 1ULL << 62, VQ_PAGE_SIZE,
-		   (unsigned long)page);
+	big = table_plus(t, 1ULL << 62, VQ_PAGE_SIZE, (unsigned long)page);
+	ASSERT_NE(NULL, big);
 	ret = vq_ioctl(r->fd, VHOST_SET_MEM_TABLE, big);
 	EXPECT_EQ(-EFAULT, ret) TH_LOG("region past the log: %s",
 				       strerror(-ret));
