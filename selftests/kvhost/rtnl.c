@@ -114,7 +114,7 @@ static void rtnl_put_raw(struct rtnl_msg *m, const void *data,
 static int rtnl_talk(struct rtnl_msg *m)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char reply[RTNL_BUF];
+	char reply[8192];			/* an error echoes the request */
 	struct nlmsghdr *nh;
 	struct nlmsgerr *e;
 	ssize_t len;
