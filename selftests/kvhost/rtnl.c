@@ -29,9 +29,20 @@ struct rtnl_msg {
 	int err;				/* -EMSGSIZE once full */
 };
 
-static void *rtnl_tail(struct rtnl_msg *m)
+/*
+ * The next len bytes of the message (len a multiple of the alignment),
+ * zero as rtnl_init() left them; NULL, and -EMSGSIZE kept, once full.
+ */
+static void *rtnl_reserve(struct rtnl_msg *m, unsigned int len)
 {
-	return m->buf + NLMSG_ALIGN(m->nh.nlmsg_len);
+	unsigned int at = NLMSG_ALIGN(m->nh.nlmsg_len);
+
+	if (m->err || at + len > sizeof(m->buf)) {
+		m->err = -EMSGSIZE;
+		return NULL;
+	}
+	m->nh.nlmsg_len = at + len;
+	return m->buf + at;
 }
 
 static void rtnl_init(struct rtnl_msg *m, __u16 type, __u16 flags,
@@ -47,19 +58,14 @@ static void rtnl_init(struct rtnl_msg *m, __u16 type, __u16 flags,
 static struct rtattr *rtnl_put(struct rtnl_msg *m, __u16 type,
 			       const void *data, unsigned int len)
 {
-	unsigned int at = NLMSG_ALIGN(m->nh.nlmsg_len);
-	struct rtattr *rta;
+	struct rtattr *rta = rtnl_reserve(m, RTA_SPACE(len));
 
-	if (m->err || at + RTA_SPACE(len) > sizeof(m->buf)) {
-		m->err = -EMSGSIZE;
+	if (!rta)
 		return NULL;
-	}
-	rta = rtnl_tail(m);
 	rta->rta_type = type;
 	rta->rta_len = RTA_LENGTH(len);
 	if (len)
 		memcpy(RTA_DATA(rta), data, len);
-	m->nh.nlmsg_len = at + RTA_SPACE(len);
 	return rta;
 }
 
@@ -76,14 +82,15 @@ static void rtnl_put_u32(struct rtnl_msg *m, __u16 type, __u32 v)
 /* Open a nested attribute; rtnl_nest_end() sets its length. */
 static void rtnl_nest(struct rtnl_msg *m, __u16 type)
 {
-	unsigned int at = NLMSG_ALIGN(m->nh.nlmsg_len);
+	struct rtattr *rta;
 
 	if (m->depth == RTNL_NEST_MAX) {
 		m->err = -EMSGSIZE;
 		return;
 	}
-	if (rtnl_put(m, type, NULL, 0))
-		m->nest[m->depth++] = at;
+	rta = rtnl_put(m, type, NULL, 0);
+	if (rta)
+		m->nest[m->depth++] = (char *)rta - m->buf;
 }
 
 static void rtnl_nest_end(struct rtnl_msg *m)
@@ -100,14 +107,10 @@ static void rtnl_nest_end(struct rtnl_msg *m)
 static void rtnl_put_raw(struct rtnl_msg *m, const void *data,
 			 unsigned int len)
 {
-	unsigned int at = NLMSG_ALIGN(m->nh.nlmsg_len);
+	void *p = rtnl_reserve(m, NLMSG_ALIGN(len));
 
-	if (m->err || at + NLMSG_ALIGN(len) > sizeof(m->buf)) {
-		m->err = -EMSGSIZE;
-		return;
-	}
-	memcpy(m->buf + at, data, len);
-	m->nh.nlmsg_len = at + NLMSG_ALIGN(len);
+	if (p)
+		memcpy(p, data, len);
 }
 
 /* Send the request and wait for its ack: 0 or the kernel's -errno. */
